@@ -1,0 +1,51 @@
+//! Storage for Flowork: the store traits and their two real backends.
+//!
+//! - SQLite (`sqlite://path/to/file.db`): the embedded default, WAL mode, blocking calls kept off
+//!   the async runtime.
+//! - Postgres (`postgres://...`): production, pooled with deadpool-postgres.
+//!
+//! [`connect`] picks the backend from the URL and applies the migrations in `migrations/` before
+//! returning. Both backends pass the same conformance suite (`tests/conformance.rs`).
+
+mod api;
+mod error;
+mod migrate;
+mod postgres;
+mod sqlite;
+mod types;
+
+use std::sync::Arc;
+
+pub use api::*;
+pub use error::{Result, StorageError};
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+pub use types::*;
+
+/// Opens the store named by `url` (`sqlite://<path>` or `postgres://...`) and migrates it.
+///
+/// `max_connections` sizes the Postgres pool and the SQLite reader pool.
+pub async fn connect(url: &str, max_connections: usize) -> Result<Arc<dyn Store>> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        Ok(Arc::new(SqliteStore::open(path, max_connections).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url, max_connections).await?))
+    } else {
+        Err(StorageError::Config(format!(
+            "unsupported URL {:?}: expected sqlite://<path> or postgres://...",
+            redact_url(url)
+        )))
+    }
+}
+
+/// The URL with any password replaced by `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => url.split('@').next_back().unwrap_or_default().to_owned(),
+    }
+}
