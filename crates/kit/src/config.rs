@@ -1,0 +1,237 @@
+//! Flowork's one typed configuration.
+//!
+//! Layers, later wins: built-in defaults → a TOML file (`--config`, or `FLOWORK_CONFIG`) →
+//! environment variables `FLOWORK_<SECTION>__<KEY>` (e.g. `FLOWORK_DATABASE__URL`) → command-line
+//! flags. Unknown keys are errors, so a typo never silently falls back to a default.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::error::KitError;
+use crate::service::ServiceName;
+
+/// Environment variables with the `FLOWORK_` prefix that are not config keys.
+const NOT_CONFIG_ENV: [&str; 2] = ["admin_password", "config"];
+
+/// The whole configuration of every service (each reads its own section).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where embedded state lives: the SQLite file, modules, models, artifacts.
+    pub data_dir: PathBuf,
+    pub log: LogConfig,
+    pub database: DatabaseConfig,
+    pub gateway: GatewayConfig,
+    pub scheduler: ServiceConfig,
+    pub store: ServiceConfig,
+    pub modules: ServiceConfig,
+    pub inference: ServiceConfig,
+    pub training: ServiceConfig,
+    pub sync: ServiceConfig,
+    pub license: ServiceConfig,
+    pub integrity: ServiceConfig,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `flowork_store=debug,info`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://<path>` or `postgres://user:pass@host:port/db`. Unset: SQLite at
+    /// `<data_dir>/flowork.db`.
+    pub url: Option<String>,
+    /// Pool size (Postgres) or reader connections (SQLite).
+    pub max_connections: usize,
+}
+
+/// `[gateway]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// The public HTTP address (REST, webhooks, EngineLink).
+    pub listen: SocketAddr,
+    /// Serve `/metrics` without auth.
+    pub public_metrics: bool,
+}
+
+/// `[store]`, `[modules]`, ...: a private gRPC service.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceConfig {
+    /// Where the service listens. Unset: `127.0.0.1:<its default port>` when run alone, and an
+    /// ephemeral loopback port under `flowork up`.
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from(".flowork"),
+            log: LogConfig::default(),
+            database: DatabaseConfig::default(),
+            gateway: GatewayConfig::default(),
+            scheduler: ServiceConfig::default(),
+            store: ServiceConfig::default(),
+            modules: ServiceConfig::default(),
+            inference: ServiceConfig::default(),
+            training: ServiceConfig::default(),
+            sync: ServiceConfig::default(),
+            license: ServiceConfig::default(),
+            integrity: ServiceConfig::default(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: LogFormat::Text, level: "info".into() }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: None, max_connections: 8 }
+    }
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8000);
+        Self { listen: addr, public_metrics: true }
+    }
+}
+
+impl Config {
+    /// Loads the layers. `file` is an explicit `--config`; `overrides` are flags, as a partial
+    /// config (only the keys the user set).
+    pub fn load(file: Option<&Path>, overrides: Serialized<serde_json::Value>) -> Result<Self, KitError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        let file = file.map(Path::to_path_buf).or_else(|| std::env::var_os("FLOWORK_CONFIG").map(PathBuf::from));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(KitError::Config(format!("config file {} does not exist", path.display())));
+            }
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        let env = Env::prefixed("FLOWORK_")
+            .split("__")
+            .filter(|k| {
+                let k = k.as_str().to_ascii_lowercase();
+                !(NOT_CONFIG_ENV.contains(&k.as_str()) || k.starts_with("test_"))
+            });
+        let cfg: Config = fig.merge(env).merge(overrides).extract().map_err(figment_error)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks what serde can't: URLs and value ranges.
+    pub fn validate(&self) -> Result<(), KitError> {
+        if let Some(url) = &self.database.url {
+            check_database_url(url)?;
+        }
+        if self.database.max_connections == 0 {
+            return Err(KitError::Config("database.max_connections must be at least 1".into()));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| KitError::Config(format!("log.level = {:?}: {e}", self.log.level)))?;
+        Ok(())
+    }
+
+    /// The database URL to use: the configured one, else SQLite under the data dir.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("flowork.db").display()),
+        }
+    }
+
+    /// The configured address of a private service, if any.
+    pub fn service_listen(&self, name: ServiceName) -> Option<SocketAddr> {
+        match name {
+            ServiceName::Gateway => Some(self.gateway.listen),
+            ServiceName::Scheduler => self.scheduler.listen,
+            ServiceName::Store => self.store.listen,
+            ServiceName::Modules => self.modules.listen,
+            ServiceName::Inference => self.inference.listen,
+            ServiceName::Training => self.training.listen,
+            ServiceName::Sync => self.sync.listen,
+            ServiceName::License => self.license.listen,
+            ServiceName::Integrity => self.integrity.listen,
+        }
+    }
+
+    /// The config as TOML with secrets (database password) redacted, for `--dump-config`.
+    pub fn dump(&self) -> Result<String, KitError> {
+        let mut shown = self.clone();
+        shown.database.url = shown.database.url.as_deref().map(redact_password);
+        toml::to_string_pretty(&shown).map_err(|e| KitError::Config(e.to_string()))
+    }
+}
+
+fn check_database_url(raw: &str) -> Result<(), KitError> {
+    let bad = |why: &str| KitError::Config(format!("database.url = {:?}: {why}", redact_password(raw)));
+    if let Some(path) = raw.strip_prefix("sqlite://") {
+        return if path.is_empty() { Err(bad("the SQLite path is empty")) } else { Ok(()) };
+    }
+    let url = url::Url::parse(raw).map_err(|e| bad(&format!("not a URL ({e})")))?;
+    match url.scheme() {
+        "postgres" | "postgresql" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+        "postgres" | "postgresql" => Err(bad("a Postgres URL needs a host")),
+        other => Err(bad(&format!("unsupported scheme {other:?}; use sqlite://<path> or postgres://..."))),
+    }
+}
+
+/// `scheme://user:***@host/...`: a URL safe to print.
+pub fn redact_password(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
+/// One line naming the key and where its value came from.
+fn figment_error(e: figment::Error) -> KitError {
+    let Some(e) = e.into_iter().next() else {
+        return KitError::Config("invalid configuration".to_owned());
+    };
+    let key = e.path.join(".");
+    let from = match &e.metadata {
+        Some(m) if m.name.contains("environment") && !key.is_empty() => {
+            format!(" (from env FLOWORK_{})", e.path.join("__").to_ascii_uppercase())
+        }
+        Some(m) => match &m.source {
+            Some(src) => format!(" (from {src})"),
+            None => format!(" (from {})", m.name),
+        },
+        None => String::new(),
+    };
+    let key = if key.is_empty() { key } else { format!("{key}: ") };
+    KitError::Config(format!("{key}{}{from}", e.kind))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,96 @@
+use figment::Jail;
+use serde_json::json;
+
+use super::*;
+
+fn none() -> Serialized<serde_json::Value> {
+    Serialized::defaults(json!({}))
+}
+
+fn load_err(jail_setup: impl FnOnce(&mut Jail) -> figment::error::Result<()>) -> String {
+    let mut out = String::new();
+    Jail::expect_with(|jail| {
+        jail_setup(jail)?;
+        out = Config::load(None, none()).expect_err("must fail").to_string();
+        Ok(())
+    });
+    out
+}
+
+#[test]
+fn layers_defaults_file_env_flags_in_order() {
+    Jail::expect_with(|jail| {
+        jail.create_file("f.toml", "data_dir = \"/from/file\"\n[log]\nlevel = \"debug\"\n[gateway]\nlisten = \"127.0.0.1:9000\"\n")?;
+        jail.set_env("FLOWORK_LOG__LEVEL", "warn");
+        jail.set_env("FLOWORK_ADMIN_PASSWORD", "not a config key");
+        jail.set_env("FLOWORK_TEST_PG", "ignored too");
+        let flags = Serialized::defaults(json!({"gateway": {"listen": "127.0.0.1:9100"}}));
+        let cfg = Config::load(Some(Path::new("f.toml")), flags).expect("valid");
+        assert_eq!(cfg.data_dir, PathBuf::from("/from/file"));
+        assert_eq!(cfg.log.level, "warn", "env beats file");
+        assert_eq!(cfg.gateway.listen.port(), 9100, "flags beat file");
+        assert_eq!(cfg.database.max_connections, 8, "defaults stay");
+        Ok(())
+    });
+}
+
+#[test]
+fn unknown_keys_name_the_key_and_source() {
+    let err = load_err(|j| {
+        j.set_env("FLOWORK_GATEWAY__LISTNE", "127.0.0.1:1");
+        Ok(())
+    });
+    assert!(err.contains("listne"), "{err}");
+    assert!(err.contains("FLOWORK_GATEWAY__LISTNE"), "{err}");
+    let err = load_err(|j| {
+        j.create_file("flowork.toml", "[databse]\nurl = \"x\"\n")?;
+        j.set_env("FLOWORK_CONFIG", "flowork.toml");
+        Ok(())
+    });
+    assert!(err.contains("databse"), "{err}");
+    assert!(err.contains("flowork.toml"), "{err}");
+}
+
+#[test]
+fn bad_values_name_the_setting() {
+    let err = load_err(|j| {
+        j.set_env("FLOWORK_GATEWAY__LISTEN", "not-an-address");
+        Ok(())
+    });
+    assert!(err.contains("gateway.listen"), "{err}");
+    let err = load_err(|j| {
+        j.set_env("FLOWORK_DATABASE__URL", "mysql://u:secret@h/db");
+        Ok(())
+    });
+    assert!(err.contains("database.url") && err.contains("unsupported scheme"), "{err}");
+    assert!(!err.contains("secret"), "password leaked: {err}");
+    let err = load_err(|j| {
+        j.set_env("FLOWORK_DATABASE__URL", "postgres://");
+        Ok(())
+    });
+    assert!(err.contains("database.url"), "{err}");
+    let err = load_err(|j| {
+        j.set_env("FLOWORK_LOG__FORMAT", "xml");
+        Ok(())
+    });
+    assert!(err.contains("log.format"), "{err}");
+}
+
+#[test]
+fn missing_config_file_is_an_error() {
+    Jail::expect_with(|_| {
+        let err = Config::load(Some(Path::new("nope.toml")), none()).expect_err("missing");
+        assert!(err.to_string().contains("nope.toml"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn default_database_is_sqlite_under_data_dir_and_dump_redacts() {
+    let mut cfg = Config { data_dir: PathBuf::from("/d"), ..Config::default() };
+    assert_eq!(cfg.database_url(), "sqlite:///d/flowork.db");
+    cfg.database.url = Some("postgres://flowork:hunter2@db:5432/flowork".into());
+    let dumped = cfg.dump().expect("dump");
+    assert!(dumped.contains("flowork:***@db"), "{dumped}");
+    assert!(!dumped.contains("hunter2"));
+}

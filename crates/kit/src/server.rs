@@ -1,0 +1,113 @@
+//! One listener per service serving gRPC (tonic) and HTTP (axum) side by side: gRPC routes by
+//! `/<package.Service>/<method>`, HTTP by path (`/metrics`, and the gateway's whole API).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::response::IntoResponse;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::server::NamedService;
+use tonic::service::Routes;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::error::KitError;
+use crate::service::ServiceName;
+use crate::telemetry;
+
+/// How long open connections (long-lived streams included) get to finish after shutdown starts.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// The gRPC side of a service: grpc.health.v1 and reflection are always there.
+pub struct Grpc {
+    routes: Routes,
+    health: HealthReporter,
+}
+
+impl Grpc {
+    /// Health (overall status SERVING) plus reflection over every Flowork proto.
+    pub fn new() -> Self {
+        let (health, health_svc) = tonic_health::server::health_reporter();
+        let mut routes = Routes::new(health_svc);
+        match tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(flowork_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+        {
+            Ok(reflection) => routes = routes.add_service(reflection),
+            // The descriptor sets are compiled in; this only fails if the build is broken.
+            Err(e) => tracing::error!(error = %e, "gRPC reflection unavailable"),
+        }
+        Self { routes, health }
+    }
+
+    /// Adds a gRPC service.
+    pub fn add_service<S>(mut self, svc: S) -> Self
+    where
+        S: tower::Service<http::Request<tonic::body::Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Response: IntoResponse,
+        S::Future: Send + 'static,
+    {
+        self.routes = self.routes.add_service(svc);
+        self
+    }
+
+    /// The health reporter, to flip a service between SERVING and NOT_SERVING.
+    pub fn health(&self) -> HealthReporter {
+        self.health.clone()
+    }
+
+    /// Marks `name`'s own API as SERVING (see [`ServiceName::health_name`]).
+    pub async fn set_serving(&self, name: ServiceName) {
+        self.health.set_service_status(name.health_name(), ServingStatus::Serving).await;
+    }
+
+    /// The routes as an axum router, with `/metrics` added.
+    pub fn into_router(self) -> Router {
+        self.routes.into_axum_router().merge(http_base())
+    }
+}
+
+impl Default for Grpc {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What every HTTP side has: `/metrics`.
+pub fn http_base() -> Router {
+    Router::new().route("/metrics", axum::routing::get(telemetry::metrics_handler))
+}
+
+/// Serves `router` on `listener` (HTTP/1.1 and h2c, so gRPC works) until `shutdown` is cancelled,
+/// then lets open connections drain for a few seconds.
+pub async fn serve(
+    name: ServiceName,
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> Result<(), KitError> {
+    let router = router.layer(axum::middleware::from_fn(telemetry::track_http));
+    let addr = listener.local_addr().ok();
+    tracing::info!(service = %name, addr = ?addr, "listening");
+    let signal = shutdown.clone();
+    let server = axum::serve(listener, router.into_make_service())
+        .with_graceful_shutdown(async move { signal.cancelled().await });
+    let served = tokio::select! {
+        r = server => r,
+        () = async { shutdown.cancelled().await; tokio::time::sleep(DRAIN).await } => {
+            tracing::warn!(service = %name, "connections still open after {DRAIN:?}; closing them");
+            Ok(())
+        }
+    };
+    served.map_err(|e| KitError::Serve { service: name.as_str(), reason: e.to_string() })?;
+    tracing::info!(service = %name, "stopped");
+    Ok(())
+}
