@@ -11,6 +11,7 @@ mod api;
 mod error;
 mod migrate;
 mod postgres;
+mod problem;
 mod sqlite;
 mod types;
 
