@@ -31,12 +31,25 @@ impl StorageError {
         let p = Problem::from_status(status);
         // The detail already reads "<entity> <id> not found" / "conflict: ..."; keep it whole.
         match p.status {
-            404 => StorageError::NotFound { entity: "remote", id: p.detail },
+            404 => not_found(&p.detail),
             409 => StorageError::Conflict(strip(&p.detail, "conflict: ")),
             400 | 422 => StorageError::Invalid(strip(&p.detail, "invalid: ")),
             _ => StorageError::Backend(format!("store service: {}", p.detail)),
         }
     }
+}
+
+/// Parses "<entity> <id> not found" back into its parts.
+fn not_found(detail: &str) -> StorageError {
+    const ENTITIES: [&str; 8] =
+        ["workflow", "version", "execution", "node run", "credential", "user", "job", "key"];
+    let body = detail.strip_suffix(" not found").unwrap_or(detail);
+    for entity in ENTITIES {
+        if let Some(id) = body.strip_prefix(entity).and_then(|r| r.strip_prefix(' ')) {
+            return StorageError::NotFound { entity, id: id.to_owned() };
+        }
+    }
+    StorageError::NotFound { entity: "item", id: body.to_owned() }
 }
 
 fn strip(s: &str, prefix: &str) -> String {
