@@ -1,0 +1,177 @@
+//! Executions and node runs on SQLite.
+
+use async_trait::async_trait;
+use flowork_model::{ExecutionId, ExecutionStatus};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+use super::rows::{self, EXECUTION_COLS, NODE_RUN_COLS};
+use super::{SqliteStore, db_err, is_fk_violation, now};
+use crate::api::ExecutionStore;
+use crate::error::{Result, StorageError};
+use crate::types::{Execution, ExecutionFilter, ExecutionUpdate, NewExecution, NodeRun, Page};
+
+fn load(conn: &Connection, id: &str) -> Result<Execution> {
+    conn.prepare_cached(&format!(
+        "SELECT {EXECUTION_COLS} FROM executions WHERE id = ?1"
+    ))
+    .and_then(|mut st| st.query_row([id], rows::execution).optional())
+    .map_err(db_err)?
+    .ok_or_else(|| StorageError::not_found("execution", id))
+}
+
+#[async_trait]
+impl ExecutionStore for SqliteStore {
+    async fn create_execution(&self, new: NewExecution) -> Result<Execution> {
+        let input = rows::to_json(&new.input)?;
+        self.transact(move |tx| {
+            let id = new.id.to_string();
+            tx.execute(
+                r#"INSERT INTO executions (id, workflow_id, version, status, "trigger", input,
+                   parent_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"#,
+                params![
+                    id,
+                    new.workflow_id.to_string(),
+                    new.version,
+                    ExecutionStatus::Queued.as_str(),
+                    new.trigger,
+                    input,
+                    new.parent_id.map(|p| p.to_string()),
+                    now(),
+                ],
+            )
+            .map_err(|e| {
+                if is_fk_violation(&e) {
+                    StorageError::not_found("workflow", new.workflow_id)
+                } else {
+                    db_err(e)
+                }
+            })?;
+            load(tx, &id)
+        })
+        .await
+    }
+
+    async fn get_execution(&self, id: ExecutionId) -> Result<Execution> {
+        self.read(move |c| load(c, &id.to_string())).await
+    }
+
+    async fn list_executions(&self, filter: ExecutionFilter, page: Page) -> Result<Vec<Execution>> {
+        let mut sql = format!("SELECT {EXECUTION_COLS} FROM executions WHERE 1 = 1");
+        let mut args: Vec<SqlValue> = Vec::new();
+        if let Some(wf) = filter.workflow_id {
+            args.push(SqlValue::Text(wf.to_string()));
+            sql.push_str(&format!(" AND workflow_id = ?{}", args.len()));
+        }
+        if let Some(status) = filter.status {
+            args.push(SqlValue::Text(status.as_str().to_owned()));
+            sql.push_str(&format!(" AND status = ?{}", args.len()));
+        }
+        if let Some(after) = page.after.clone() {
+            args.push(SqlValue::Text(after));
+            sql.push_str(&format!(" AND id < ?{}", args.len()));
+        }
+        args.push(SqlValue::Integer(i64::from(page.effective_limit())));
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", args.len()));
+        self.read(move |c| {
+            let mut st = c.prepare_cached(&sql).map_err(db_err)?;
+            st.query_map(params_from_iter(args), rows::execution)
+                .and_then(|it| it.collect())
+                .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn update_execution(
+        &self,
+        id: ExecutionId,
+        update: ExecutionUpdate,
+    ) -> Result<Execution> {
+        let output = rows::to_json_opt(update.output.as_ref())?;
+        self.transact(move |tx| {
+            let id = id.to_string();
+            let current = load(tx, &id)?;
+            if current.status.is_terminal() {
+                return Err(StorageError::Conflict(format!(
+                    "execution {id} is already {}",
+                    current.status
+                )));
+            }
+            let t = now();
+            let started = match (current.started_at, update.status) {
+                (Some(s), _) => Some(s.millis()),
+                (None, ExecutionStatus::Running) => Some(t),
+                (None, _) => None,
+            };
+            let finished = update.status.is_terminal().then_some(t);
+            tx.execute(
+                "UPDATE executions SET status = ?2, output = COALESCE(?3, output),
+                 error = COALESCE(?4, error), started_at = ?5, finished_at = ?6 WHERE id = ?1",
+                params![
+                    id,
+                    update.status.as_str(),
+                    output,
+                    update.error,
+                    started,
+                    finished
+                ],
+            )
+            .map_err(db_err)?;
+            load(tx, &id)
+        })
+        .await
+    }
+
+    async fn put_node_run(&self, run: NodeRun) -> Result<()> {
+        let input = rows::to_json(&run.input)?;
+        let output = rows::to_json_opt(run.output.as_ref())?;
+        let gas = rows::to_i64("gas", run.gas)?;
+        self.write(move |c| {
+            c.prepare_cached(&format!(
+                "INSERT INTO node_runs ({NODE_RUN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (execution_id, node_id, attempt) DO UPDATE SET
+                   status = excluded.status, input = excluded.input, output = excluded.output,
+                   error = excluded.error, gas = excluded.gas, started_at = excluded.started_at,
+                   finished_at = excluded.finished_at"
+            ))
+            .and_then(|mut st| {
+                st.execute(params![
+                    run.execution_id.to_string(),
+                    run.node_id,
+                    run.attempt,
+                    run.status.as_str(),
+                    input,
+                    output,
+                    run.error,
+                    gas,
+                    run.started_at.millis(),
+                    run.finished_at.map(|t| t.millis()),
+                ])
+            })
+            .map_err(|e| {
+                if is_fk_violation(&e) {
+                    StorageError::not_found("execution", run.execution_id)
+                } else {
+                    db_err(e)
+                }
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_node_runs(&self, id: ExecutionId) -> Result<Vec<NodeRun>> {
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(&format!(
+                    "SELECT {NODE_RUN_COLS} FROM node_runs WHERE execution_id = ?1
+                     ORDER BY started_at, seq"
+                ))
+                .map_err(db_err)?;
+            st.query_map([id.to_string()], rows::node_run)
+                .and_then(|it| it.collect())
+                .map_err(db_err)
+        })
+        .await
+    }
+}
