@@ -105,42 +105,61 @@ impl Default for Config {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { format: LogFormat::Text, level: "info".into() }
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
     }
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { url: None, max_connections: 8 }
+        Self {
+            url: None,
+            max_connections: 8,
+        }
     }
 }
 
 impl Default for GatewayConfig {
     fn default() -> Self {
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8000);
-        Self { listen: addr, public_metrics: true }
+        Self {
+            listen: addr,
+            public_metrics: true,
+        }
     }
 }
 
 impl Config {
     /// Loads the layers. `file` is an explicit `--config`; `overrides` are flags, as a partial
     /// config (only the keys the user set).
-    pub fn load(file: Option<&Path>, overrides: Serialized<serde_json::Value>) -> Result<Self, KitError> {
+    pub fn load(
+        file: Option<&Path>,
+        overrides: Serialized<serde_json::Value>,
+    ) -> Result<Self, KitError> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
-        let file = file.map(Path::to_path_buf).or_else(|| std::env::var_os("FLOWORK_CONFIG").map(PathBuf::from));
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("FLOWORK_CONFIG").map(PathBuf::from));
         if let Some(path) = file {
             if !path.is_file() {
-                return Err(KitError::Config(format!("config file {} does not exist", path.display())));
+                return Err(KitError::Config(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
             }
             fig = fig.merge(Toml::file_exact(path));
         }
-        let env = Env::prefixed("FLOWORK_")
-            .split("__")
-            .filter(|k| {
-                let k = k.as_str().to_ascii_lowercase();
-                !(NOT_CONFIG_ENV.contains(&k.as_str()) || k.starts_with("test_"))
-            });
-        let cfg: Config = fig.merge(env).merge(overrides).extract().map_err(figment_error)?;
+        let env = Env::prefixed("FLOWORK_").split("__").filter(|k| {
+            let k = k.as_str().to_ascii_lowercase();
+            !(NOT_CONFIG_ENV.contains(&k.as_str()) || k.starts_with("test_"))
+        });
+        let cfg: Config = fig
+            .merge(env)
+            .merge(overrides)
+            .extract()
+            .map_err(figment_error)?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -151,7 +170,9 @@ impl Config {
             check_database_url(url)?;
         }
         if self.database.max_connections == 0 {
-            return Err(KitError::Config("database.max_connections must be at least 1".into()));
+            return Err(KitError::Config(
+                "database.max_connections must be at least 1".into(),
+            ));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| KitError::Config(format!("log.level = {:?}: {e}", self.log.level)))?;
@@ -190,15 +211,22 @@ impl Config {
 }
 
 fn check_database_url(raw: &str) -> Result<(), KitError> {
-    let bad = |why: &str| KitError::Config(format!("database.url = {:?}: {why}", redact_password(raw)));
+    let bad =
+        |why: &str| KitError::Config(format!("database.url = {:?}: {why}", redact_password(raw)));
     if let Some(path) = raw.strip_prefix("sqlite://") {
-        return if path.is_empty() { Err(bad("the SQLite path is empty")) } else { Ok(()) };
+        return if path.is_empty() {
+            Err(bad("the SQLite path is empty"))
+        } else {
+            Ok(())
+        };
     }
     let url = url::Url::parse(raw).map_err(|e| bad(&format!("not a URL ({e})")))?;
     match url.scheme() {
         "postgres" | "postgresql" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
         "postgres" | "postgresql" => Err(bad("a Postgres URL needs a host")),
-        other => Err(bad(&format!("unsupported scheme {other:?}; use sqlite://<path> or postgres://..."))),
+        other => Err(bad(&format!(
+            "unsupported scheme {other:?}; use sqlite://<path> or postgres://..."
+        ))),
     }
 }
 
@@ -221,7 +249,10 @@ fn figment_error(e: figment::Error) -> KitError {
     let key = e.path.join(".");
     let from = match &e.metadata {
         Some(m) if m.name.contains("environment") && !key.is_empty() => {
-            format!(" (from env FLOWORK_{})", e.path.join("__").to_ascii_uppercase())
+            format!(
+                " (from env FLOWORK_{})",
+                e.path.join("__").to_ascii_uppercase()
+            )
         }
         Some(m) => match &m.source {
             Some(src) => format!(" (from {src})"),
@@ -229,7 +260,11 @@ fn figment_error(e: figment::Error) -> KitError {
         },
         None => String::new(),
     };
-    let key = if key.is_empty() { key } else { format!("{key}: ") };
+    let key = if key.is_empty() {
+        key
+    } else {
+        format!("{key}: ")
+    };
     KitError::Config(format!("{key}{}{from}", e.kind))
 }
 

@@ -59,13 +59,19 @@ impl ConfigArgs {
         if let Value::Object(extra) = extra {
             flags.extend(extra);
         }
-        Config::load(self.config.as_deref(), Serialized::defaults(Value::Object(flags)))
+        Config::load(
+            self.config.as_deref(),
+            Serialized::defaults(Value::Object(flags)),
+        )
     }
 }
 
 /// Creates the data dir and proves it writable, so a bad one fails at start, naming `data_dir`.
 pub fn ensure_data_dir(dir: &Path) -> Result<(), KitError> {
-    let fail = |e: std::io::Error| KitError::DataDir { path: dir.to_path_buf(), reason: e.to_string() };
+    let fail = |e: std::io::Error| KitError::DataDir {
+        path: dir.to_path_buf(),
+        reason: e.to_string(),
+    };
     std::fs::create_dir_all(dir).map_err(fail)?;
     let probe = dir.join(".write-test");
     std::fs::write(&probe, b"ok").map_err(fail)?;
@@ -89,9 +95,11 @@ where
     Fut: Future<Output = Result<(), BoxError>>,
 {
     let bin = format!("flowork-{name}");
-    let cli = ServiceCli::parse_from(std::env::args_os().enumerate().map(|(i, a)| {
-        if i == 0 { bin.clone().into() } else { a }
-    }));
+    let cli = ServiceCli::parse_from(
+        std::env::args_os()
+            .enumerate()
+            .map(|(i, a)| if i == 0 { bin.clone().into() } else { a }),
+    );
     let section = name.as_str();
     let extra = match cli.listen {
         Some(addr) if name == ServiceName::Gateway => json!({ "gateway": { "listen": addr } }),
@@ -112,12 +120,17 @@ where
         };
     }
     crate::telemetry::init_tracing(&cfg.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail(&e, 1),
     };
     runtime.block_on(async move {
-        let addr = cfg.service_listen(name).unwrap_or_else(|| default_addr(name));
+        let addr = cfg
+            .service_listen(name)
+            .unwrap_or_else(|| default_addr(name));
         let listener = match crate::net::bind(&format!("{section}.listen"), addr).await {
             Ok(l) => l,
             Err(e) => return fail(&e, 2),
@@ -146,4 +159,3 @@ pub fn fail(e: &(dyn std::error::Error + '_), code: u8) -> ExitCode {
     eprintln!("error: {}", msg.replace('\n', " "));
     ExitCode::from(code)
 }
-

@@ -23,5 +23,8 @@ pub enum KitError {
     DataDir { path: PathBuf, reason: String },
     /// Serving failed after start.
     #[error("{service}: {reason}")]
-    Serve { service: &'static str, reason: String },
+    Serve {
+        service: &'static str,
+        reason: String,
+    },
 }

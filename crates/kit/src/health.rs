@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
 
 use crate::service::ServiceName;
 
@@ -48,20 +48,27 @@ impl Probe {
             .connect_timeout(timeout)
             .timeout(timeout)
             .connect_lazy();
-        Ok(Self { name, addr, client: HealthClient::new(channel) })
+        Ok(Self {
+            name,
+            addr,
+            client: HealthClient::new(channel),
+        })
     }
 
     /// Checks the service's own API (`flowork.v1.<Name>`).
     pub async fn check(&self) -> (Status, Option<String>) {
-        let req = HealthCheckRequest { service: self.name.health_name() };
+        let req = HealthCheckRequest {
+            service: self.name.health_name(),
+        };
         match self.client.clone().check(req).await {
             Ok(res) => match res.into_inner().status() {
                 ServingStatus::Serving => (Status::Serving, None),
                 other => (Status::NotServing, Some(format!("{other:?}"))),
             },
-            Err(s) if s.code() == tonic::Code::NotFound => {
-                (Status::NotImplemented, Some("not implemented yet".to_owned()))
-            }
+            Err(s) if s.code() == tonic::Code::NotFound => (
+                Status::NotImplemented,
+                Some("not implemented yet".to_owned()),
+            ),
             Err(s) => (Status::Unreachable, Some(s.message().to_owned())),
         }
     }

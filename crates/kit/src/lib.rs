@@ -9,9 +9,9 @@
 //! - [`entry`]: the `main()` of every `flowork-<service>` binary.
 
 pub mod config;
+pub mod entry;
 mod error;
 pub mod health;
-pub mod entry;
 pub mod net;
 pub mod placeholder;
 pub mod problem;

@@ -26,9 +26,17 @@ mod tests {
 
     #[tokio::test]
     async fn port_in_use_names_the_setting() {
-        let first = bind("gateway.listen", "127.0.0.1:0".parse().expect("addr")).await.expect("bind");
+        let first = bind("gateway.listen", "127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("bind");
         let taken = first.local_addr().expect("addr");
-        let err = bind("gateway.listen", taken).await.expect_err("in use").to_string();
-        assert_eq!(err, format!("gateway.listen = {taken}: cannot listen: address already in use"));
+        let err = bind("gateway.listen", taken)
+            .await
+            .expect_err("in use")
+            .to_string();
+        assert_eq!(
+            err,
+            format!("gateway.listen = {taken}: cannot listen: address already in use")
+        );
     }
 }

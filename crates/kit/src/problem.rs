@@ -107,8 +107,10 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status_code();
         let mut res = (status, axum::Json(self)).into_response();
-        res.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         res
     }
 }
@@ -117,7 +119,9 @@ impl From<Problem> for tonic::Status {
     fn from(p: Problem) -> Self {
         let mut status = tonic::Status::new(grpc_code_of(p.status_code()), p.detail.clone());
         if let Ok(json) = serde_json::to_vec(&p) {
-            status.metadata_mut().insert_bin(METADATA_KEY, MetadataValue::from_bytes(&json));
+            status
+                .metadata_mut()
+                .insert_bin(METADATA_KEY, MetadataValue::from_bytes(&json));
         }
         status
     }
@@ -177,10 +181,17 @@ mod tests {
 
     #[tokio::test]
     async fn renders_problem_json() {
-        let res = Problem::bad_request("name is empty").with_field("name").into_response();
+        let res = Problem::bad_request("name is empty")
+            .with_field("name")
+            .into_response();
         assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/problem+json");
-        let body = axum::body::to_bytes(res.into_body(), 1 << 16).await.expect("body");
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+            .await
+            .expect("body");
         let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
         assert_eq!(v["field"], "name");
         assert_eq!(v["status"], 400);

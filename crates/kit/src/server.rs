@@ -66,7 +66,9 @@ impl Grpc {
 
     /// Marks `name`'s own API as SERVING (see [`ServiceName::health_name`]).
     pub async fn set_serving(&self, name: ServiceName) {
-        self.health.set_service_status(name.health_name(), ServingStatus::Serving).await;
+        self.health
+            .set_service_status(name.health_name(), ServingStatus::Serving)
+            .await;
     }
 
     /// The routes as an axum router, with `/metrics` added.
@@ -107,7 +109,10 @@ pub async fn serve(
             Ok(())
         }
     };
-    served.map_err(|e| KitError::Serve { service: name.as_str(), reason: e.to_string() })?;
+    served.map_err(|e| KitError::Serve {
+        service: name.as_str(),
+        reason: e.to_string(),
+    })?;
     tracing::info!(service = %name, "stopped");
     Ok(())
 }

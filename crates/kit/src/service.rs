@@ -79,10 +79,16 @@ impl fmt::Display for ServiceName {
 impl FromStr for ServiceName {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL.into_iter().find(|n| n.as_str() == s).ok_or_else(|| {
-            let names: Vec<_> = Self::ALL.iter().map(|n| n.as_str()).collect();
-            format!("unknown service {s:?}; expected one of {}", names.join(", "))
-        })
+        Self::ALL
+            .into_iter()
+            .find(|n| n.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Self::ALL.iter().map(|n| n.as_str()).collect();
+                format!(
+                    "unknown service {s:?}; expected one of {}",
+                    names.join(", ")
+                )
+            })
     }
 }
 
@@ -96,6 +102,11 @@ mod tests {
             assert_eq!(n.as_str().parse::<ServiceName>(), Ok(n));
         }
         assert_eq!(ServiceName::Store.health_name(), "flowork.v1.Store");
-        assert!("nope".parse::<ServiceName>().unwrap_err().contains("gateway"));
+        assert!(
+            "nope"
+                .parse::<ServiceName>()
+                .expect_err("unknown")
+                .contains("gateway")
+        );
     }
 }

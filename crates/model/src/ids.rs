@@ -106,7 +106,10 @@ mod tests {
         assert!(s.starts_with("wf_"));
         assert_eq!(s.parse::<WorkflowId>(), Ok(id));
         let json = serde_json::to_string(&id).expect("serialize");
-        assert_eq!(serde_json::from_str::<WorkflowId>(&json).expect("parse"), id);
+        assert_eq!(
+            serde_json::from_str::<WorkflowId>(&json).expect("parse"),
+            id
+        );
     }
 
     #[test]

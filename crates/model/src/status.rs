@@ -104,10 +104,22 @@ mod tests {
 
     #[test]
     fn string_forms_round_trip() {
-        for s in ["queued", "running", "waiting", "succeeded", "failed", "cancelled", "out_of_gas", "forbidden"] {
+        for s in [
+            "queued",
+            "running",
+            "waiting",
+            "succeeded",
+            "failed",
+            "cancelled",
+            "out_of_gas",
+            "forbidden",
+        ] {
             let st: ExecutionStatus = s.parse().expect("known status");
             assert_eq!(st.as_str(), s);
-            assert_eq!(serde_json::to_value(st).expect("json"), serde_json::json!(s));
+            assert_eq!(
+                serde_json::to_value(st).expect("json"),
+                serde_json::json!(s)
+            );
         }
         assert!("bogus".parse::<ExecutionStatus>().is_err());
         assert!(ExecutionStatus::OutOfGas.is_terminal());

@@ -26,6 +26,9 @@ impl Timestamp {
 
     /// This time moved forward by `d` (saturating).
     pub fn after(self, d: Duration) -> Self {
-        Self(self.0.saturating_add(d.as_millis().min(i64::MAX as u128) as i64))
+        Self(
+            self.0
+                .saturating_add(d.as_millis().min(i64::MAX as u128) as i64),
+        )
     }
 }

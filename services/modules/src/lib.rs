@@ -1,1 +1,20 @@
-//! placeholder
+//! The modules service: ModuleManagerService: installs modules into isolated environments and runs them in warm worker processes. Built by issue #6.
+//!
+//! Not implemented yet. Until its issue lands it serves grpc.health.v1 for the process and
+//! nothing else, so health checks report it as `not_implemented` rather than pretending.
+
+use std::sync::Arc;
+
+use flowork_kit::entry::BoxError;
+use flowork_kit::{CancellationToken, Config, ServiceName};
+use tokio::net::TcpListener;
+
+/// Serves until `shutdown` is cancelled.
+pub async fn start(
+    _cfg: Arc<Config>,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), BoxError> {
+    flowork_kit::placeholder::serve(ServiceName::Modules, listener, shutdown).await?;
+    Ok(())
+}

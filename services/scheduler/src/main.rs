@@ -1,1 +1,10 @@
-fn main() {}
+//! `flowork-scheduler`: the scheduler service as its own process.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    flowork_kit::entry::service_main(
+        flowork_kit::ServiceName::Scheduler,
+        flowork_scheduler::start,
+    )
+}

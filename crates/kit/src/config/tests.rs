@@ -1,3 +1,5 @@
+#![allow(clippy::result_large_err)] // figment::Jail closures return figment::Error by design.
+
 use figment::Jail;
 use serde_json::json;
 
@@ -11,7 +13,9 @@ fn load_err(jail_setup: impl FnOnce(&mut Jail) -> figment::error::Result<()>) ->
     let mut out = String::new();
     Jail::expect_with(|jail| {
         jail_setup(jail)?;
-        out = Config::load(None, none()).expect_err("must fail").to_string();
+        out = Config::load(None, none())
+            .expect_err("must fail")
+            .to_string();
         Ok(())
     });
     out
@@ -62,7 +66,10 @@ fn bad_values_name_the_setting() {
         j.set_env("FLOWORK_DATABASE__URL", "mysql://u:secret@h/db");
         Ok(())
     });
-    assert!(err.contains("database.url") && err.contains("unsupported scheme"), "{err}");
+    assert!(
+        err.contains("database.url") && err.contains("unsupported scheme"),
+        "{err}"
+    );
     assert!(!err.contains("secret"), "password leaked: {err}");
     let err = load_err(|j| {
         j.set_env("FLOWORK_DATABASE__URL", "postgres://");
@@ -87,7 +94,10 @@ fn missing_config_file_is_an_error() {
 
 #[test]
 fn default_database_is_sqlite_under_data_dir_and_dump_redacts() {
-    let mut cfg = Config { data_dir: PathBuf::from("/d"), ..Config::default() };
+    let mut cfg = Config {
+        data_dir: PathBuf::from("/d"),
+        ..Config::default()
+    };
     assert_eq!(cfg.database_url(), "sqlite:///d/flowork.db");
     cfg.database.url = Some("postgres://flowork:hunter2@db:5432/flowork".into());
     let dumped = cfg.dump().expect("dump");
