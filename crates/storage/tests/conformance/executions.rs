@@ -1,0 +1,371 @@
+//! Executions and node runs: lifecycle, terminal lock, listing, checkpoints, cascades.
+
+use flowork_model::{ExecutionId, ExecutionStatus, NodeRunStatus, Timestamp, WorkflowId};
+use flowork_storage::{
+    ExecutionFilter, ExecutionUpdate, NewExecution, NodeRun, Page, StorageError, Store,
+};
+use serde_json::json;
+
+use crate::assert_err;
+use crate::harness::{Fixture, chain, new_workflow};
+
+fn new_execution(wf: WorkflowId) -> NewExecution {
+    NewExecution {
+        id: ExecutionId::new(),
+        workflow_id: wf,
+        version: 1,
+        trigger: "manual".into(),
+        input: json!({"order": 7, "items": [1, 2]}),
+        parent_id: None,
+    }
+}
+
+fn update(status: ExecutionStatus) -> ExecutionUpdate {
+    ExecutionUpdate {
+        status,
+        output: None,
+        error: None,
+    }
+}
+
+fn node_run(ex: ExecutionId, node: &str, attempt: u32, started: i64) -> NodeRun {
+    NodeRun {
+        execution_id: ex,
+        node_id: node.into(),
+        attempt,
+        status: NodeRunStatus::Running,
+        input: json!({"node": node}),
+        output: None,
+        error: None,
+        gas: 0,
+        started_at: Timestamp(started),
+        finished_at: None,
+    }
+}
+
+pub async fn execution_lifecycle(fx: &Fixture) {
+    let s = &fx.store;
+    let wf = s
+        .create_workflow(new_workflow("w"))
+        .await
+        .expect("create wf")
+        .id;
+    let new = new_execution(wf);
+    let ex = s.create_execution(new.clone()).await.expect("create");
+    assert_eq!((ex.id, ex.workflow_id, ex.version), (new.id, wf, 1));
+    assert_eq!(
+        (ex.status, ex.trigger.as_str(), &ex.input),
+        (ExecutionStatus::Queued, "manual", &new.input)
+    );
+    assert_eq!(
+        (
+            ex.output.clone(),
+            ex.error.clone(),
+            ex.started_at,
+            ex.finished_at
+        ),
+        (None, None, None, None)
+    );
+    assert_eq!(s.get_execution(new.id).await.expect("get"), ex);
+    assert_err!(
+        s.create_execution(new.clone()).await,
+        StorageError::Conflict(_)
+    );
+    assert_err!(
+        s.create_execution(new_execution(WorkflowId::new())).await,
+        StorageError::NotFound {
+            entity: "workflow",
+            ..
+        }
+    );
+
+    let running = s
+        .update_execution(ex.id, update(ExecutionStatus::Running))
+        .await
+        .expect("run");
+    let started = running.started_at.expect("started_at set on running");
+    assert_eq!(
+        (running.status, running.finished_at),
+        (ExecutionStatus::Running, None)
+    );
+    let waiting = s
+        .update_execution(ex.id, update(ExecutionStatus::Waiting))
+        .await
+        .expect("wait");
+    assert_eq!(waiting.status, ExecutionStatus::Waiting);
+    let again = s
+        .update_execution(ex.id, update(ExecutionStatus::Running))
+        .await
+        .expect("resume");
+    assert_eq!(
+        again.started_at,
+        Some(started),
+        "started_at is set only on the first run"
+    );
+
+    let done = ExecutionUpdate {
+        status: ExecutionStatus::Succeeded,
+        output: Some(json!({"total": 120})),
+        error: None,
+    };
+    let finished = s.update_execution(ex.id, done).await.expect("finish");
+    assert_eq!(finished.status, ExecutionStatus::Succeeded);
+    assert_eq!(finished.output, Some(json!({"total": 120})));
+    assert!(finished.finished_at.expect("finished_at") >= started);
+    assert_eq!(s.get_execution(ex.id).await.expect("get"), finished);
+
+    // Terminal: no further change, whatever the new status.
+    for st in [
+        ExecutionStatus::Running,
+        ExecutionStatus::Failed,
+        ExecutionStatus::Succeeded,
+    ] {
+        assert_err!(
+            s.update_execution(ex.id, update(st)).await,
+            StorageError::Conflict(_)
+        );
+    }
+    assert_eq!(s.get_execution(ex.id).await.expect("get"), finished);
+    assert_err!(
+        s.update_execution(ExecutionId::new(), update(ExecutionStatus::Running))
+            .await,
+        StorageError::NotFound { .. }
+    );
+    assert_err!(
+        s.get_execution(ExecutionId::new()).await,
+        StorageError::NotFound { .. }
+    );
+
+    // A failure straight from queued, with an error and a parent.
+    let child = NewExecution {
+        parent_id: Some(ex.id),
+        trigger: "subworkflow".into(),
+        ..new_execution(wf)
+    };
+    let child = s.create_execution(child).await.expect("child");
+    assert_eq!(child.parent_id, Some(ex.id));
+    let failed = ExecutionUpdate {
+        status: ExecutionStatus::OutOfGas,
+        output: None,
+        error: Some("Out of gas: used=95, add=10, total=100".into()),
+    };
+    let failed = s.update_execution(child.id, failed).await.expect("fail");
+    assert_eq!(
+        failed.error.as_deref(),
+        Some("Out of gas: used=95, add=10, total=100")
+    );
+    assert!(failed.finished_at.is_some());
+    assert_err!(
+        s.update_execution(child.id, update(ExecutionStatus::Cancelled))
+            .await,
+        StorageError::Conflict(_)
+    );
+}
+
+pub async fn execution_list_filter_pagination(fx: &Fixture) {
+    let s = &fx.store;
+    let a = s.create_workflow(new_workflow("a")).await.expect("wf a").id;
+    let b = s.create_workflow(new_workflow("b")).await.expect("wf b").id;
+    let mut a_ids = Vec::new();
+    for i in 0..5 {
+        let ex = s.create_execution(new_execution(a)).await.expect("exec a");
+        if i % 2 == 0 {
+            s.update_execution(ex.id, update(ExecutionStatus::Running))
+                .await
+                .expect("run");
+        }
+        a_ids.push(ex.id);
+    }
+    let mut b_ids = Vec::new();
+    for _ in 0..3 {
+        b_ids.push(
+            s.create_execution(new_execution(b))
+                .await
+                .expect("exec b")
+                .id,
+        );
+    }
+    let ids = |v: Vec<flowork_storage::Execution>| v.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    let newest_first = |mut v: Vec<ExecutionId>| {
+        v.sort_by(|x, y| y.cmp(x));
+        v
+    };
+
+    let all = s
+        .list_executions(ExecutionFilter::default(), Page::default())
+        .await
+        .expect("all");
+    let mut expected: Vec<_> = a_ids.iter().chain(&b_ids).copied().collect();
+    expected = newest_first(expected);
+    assert_eq!(ids(all), expected, "newest first");
+
+    let only_a = ExecutionFilter {
+        workflow_id: Some(a),
+        status: None,
+    };
+    let mut paged = Vec::new();
+    let mut page = Page {
+        limit: 2,
+        after: None,
+    };
+    loop {
+        let got = s
+            .list_executions(only_a.clone(), page.clone())
+            .await
+            .expect("page");
+        assert!(got.len() <= 2);
+        let Some(last) = got.last() else { break };
+        page.after = Some(last.id.to_string());
+        paged.extend(ids(got));
+    }
+    assert_eq!(
+        paged,
+        newest_first(a_ids.clone()),
+        "keyset pages over workflow a"
+    );
+
+    let running = ExecutionFilter {
+        workflow_id: None,
+        status: Some(ExecutionStatus::Running),
+    };
+    let got = s
+        .list_executions(running, Page::default())
+        .await
+        .expect("running");
+    assert_eq!(ids(got), newest_first(vec![a_ids[0], a_ids[2], a_ids[4]]));
+    let queued_b = ExecutionFilter {
+        workflow_id: Some(b),
+        status: Some(ExecutionStatus::Queued),
+    };
+    assert_eq!(
+        ids(s
+            .list_executions(queued_b, Page::default())
+            .await
+            .expect("b")),
+        newest_first(b_ids)
+    );
+    let none = ExecutionFilter {
+        workflow_id: Some(WorkflowId::new()),
+        status: None,
+    };
+    assert!(
+        s.list_executions(none, Page::default())
+            .await
+            .expect("none")
+            .is_empty()
+    );
+}
+
+pub async fn node_runs_checkpoint(fx: &Fixture) {
+    let s = &fx.store;
+    let wf = s.create_workflow(new_workflow("w")).await.expect("wf").id;
+    let ex = s
+        .create_execution(new_execution(wf))
+        .await
+        .expect("exec")
+        .id;
+    assert!(s.list_node_runs(ex).await.expect("empty").is_empty());
+
+    // Written out of start order; read back in start order.
+    s.put_node_run(node_run(ex, "b", 1, 3_000))
+        .await
+        .expect("b1");
+    s.put_node_run(node_run(ex, "a", 1, 1_000))
+        .await
+        .expect("a1");
+    s.put_node_run(node_run(ex, "a", 2, 2_000))
+        .await
+        .expect("a2");
+    let failed = NodeRun {
+        status: NodeRunStatus::Failed,
+        error: Some("timeout".into()),
+        gas: 5,
+        finished_at: Some(Timestamp(1_500)),
+        ..node_run(ex, "a", 1, 1_000)
+    };
+    s.put_node_run(failed.clone()).await.expect("replace a1");
+    let done = NodeRun {
+        status: NodeRunStatus::Succeeded,
+        output: Some(json!({"ok": true, "n": [1, 2, 3]})),
+        gas: u64::from(u32::MAX) + 7,
+        finished_at: Some(Timestamp(2_500)),
+        ..node_run(ex, "a", 2, 2_000)
+    };
+    s.put_node_run(done.clone()).await.expect("replace a2");
+    let runs = s.list_node_runs(ex).await.expect("list");
+    assert_eq!(runs, vec![failed, done, node_run(ex, "b", 1, 3_000)]);
+
+    assert_err!(
+        s.put_node_run(node_run(ExecutionId::new(), "x", 1, 1))
+            .await,
+        StorageError::NotFound { .. }
+    );
+    let other = s
+        .create_execution(new_execution(wf))
+        .await
+        .expect("exec")
+        .id;
+    assert!(s.list_node_runs(other).await.expect("other").is_empty());
+}
+
+pub async fn delete_cascades(fx: &Fixture) {
+    let s = &fx.store;
+    let doomed = s
+        .create_workflow(new_workflow("doomed"))
+        .await
+        .expect("wf")
+        .id;
+    let kept = s
+        .create_workflow(new_workflow("kept"))
+        .await
+        .expect("wf")
+        .id;
+    let mut doomed_execs = Vec::new();
+    let mut kept_execs = Vec::new();
+    for (wf, execs) in [(doomed, &mut doomed_execs), (kept, &mut kept_execs)] {
+        for v in chain(wf, 2) {
+            s.append_version(v).await.expect("append");
+        }
+        for i in 0..2 {
+            let ex = s
+                .create_execution(new_execution(wf))
+                .await
+                .expect("exec")
+                .id;
+            s.put_node_run(node_run(ex, "a", 1, i)).await.expect("run");
+            execs.push(ex);
+        }
+    }
+    s.delete_workflow(doomed).await.expect("delete");
+    assert_err!(s.get_workflow(doomed).await, StorageError::NotFound { .. });
+    assert_err!(
+        s.get_version(doomed, 1).await,
+        StorageError::NotFound { .. }
+    );
+    for ex in &doomed_execs {
+        assert_err!(s.get_execution(*ex).await, StorageError::NotFound { .. });
+        assert!(s.list_node_runs(*ex).await.expect("runs").is_empty());
+    }
+    let filter = ExecutionFilter {
+        workflow_id: Some(doomed),
+        status: None,
+    };
+    assert!(
+        s.list_executions(filter, Page::default())
+            .await
+            .expect("list")
+            .is_empty()
+    );
+
+    assert_eq!(s.list_versions(kept).await.expect("kept versions").len(), 2);
+    for ex in &kept_execs {
+        s.get_execution(*ex).await.expect("kept execution");
+        assert_eq!(s.list_node_runs(*ex).await.expect("kept runs").len(), 1);
+    }
+}
+
+/// `Store` itself: the backend tag and a round trip.
+pub async fn ping(fx: &Fixture) {
+    let s: &dyn Store = fx.store.as_ref();
+    s.ping().await.expect("ping");
+}

@@ -1,0 +1,186 @@
+//! The durable queue: ordering, delays, leases, expiry and exactly-once delivery under contention.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use flowork_model::Timestamp;
+use flowork_storage::{StorageError, Store};
+use serde_json::json;
+
+use crate::assert_err;
+use crate::harness::Fixture;
+
+const LONG: Duration = Duration::from_secs(60);
+
+pub async fn queue_lease_ack_nack(fx: &Fixture) {
+    let s = &fx.store;
+    assert_eq!(s.lease("jobs", "w1", LONG).await.expect("empty"), None);
+    let a = s
+        .enqueue("jobs", json!({"n": "a"}), Duration::ZERO)
+        .await
+        .expect("a");
+    let b = s
+        .enqueue("jobs", json!({"n": "b"}), Duration::ZERO)
+        .await
+        .expect("b");
+    let c = s
+        .enqueue("jobs", json!({"n": "c"}), Duration::ZERO)
+        .await
+        .expect("c");
+    s.enqueue("other", json!({"n": "x"}), Duration::ZERO)
+        .await
+        .expect("other");
+    assert_eq!(s.queue_len("jobs").await.expect("len"), 3);
+
+    let before = Timestamp::now();
+    let job = s
+        .lease("jobs", "w1", LONG)
+        .await
+        .expect("lease")
+        .expect("job a");
+    assert_eq!(
+        (job.id, job.queue.as_str(), &job.payload, job.attempts),
+        (a, "jobs", &json!({"n": "a"}), 1)
+    );
+    assert!(job.lease_until >= before.after(LONG - Duration::from_secs(5)));
+    let jb = s
+        .lease("jobs", "w2", LONG)
+        .await
+        .expect("lease")
+        .expect("job b");
+    assert_eq!(jb.id, b);
+    assert_eq!(
+        s.queue_len("jobs").await.expect("len"),
+        3,
+        "leased messages still count"
+    );
+
+    assert_err!(s.ack(a, "w2").await, StorageError::Conflict(_));
+    s.ack(a, "w1").await.expect("ack");
+    assert_err!(s.ack(a, "w1").await, StorageError::Conflict(_));
+    assert_eq!(s.queue_len("jobs").await.expect("len"), 2);
+
+    // b goes back and becomes visible after c, which was waiting longer.
+    assert_err!(
+        s.nack(b, "w1", Duration::ZERO).await,
+        StorageError::Conflict(_)
+    );
+    s.nack(b, "w2", Duration::ZERO).await.expect("nack");
+    assert_err!(s.ack(b, "w2").await, StorageError::Conflict(_));
+    assert_eq!(
+        s.lease("jobs", "w1", LONG)
+            .await
+            .expect("lease")
+            .map(|j| j.id),
+        Some(c)
+    );
+    let again = s
+        .lease("jobs", "w1", LONG)
+        .await
+        .expect("lease")
+        .expect("b again");
+    assert_eq!((again.id, again.attempts), (b, 2));
+    assert_eq!(s.lease("jobs", "w1", LONG).await.expect("lease"), None);
+    assert_eq!(s.queue_len("other").await.expect("other len"), 1);
+    assert_eq!(s.queue_len("nothing").await.expect("none"), 0);
+}
+
+pub async fn queue_delay_and_nack_delay(fx: &Fixture) {
+    let s = &fx.store;
+    let id = s
+        .enqueue("later", json!(1), Duration::from_millis(400))
+        .await
+        .expect("enqueue");
+    assert_eq!(
+        s.lease("later", "w", LONG).await.expect("lease"),
+        None,
+        "not visible yet"
+    );
+    tokio::time::sleep(Duration::from_millis(550)).await;
+    let job = s
+        .lease("later", "w", LONG)
+        .await
+        .expect("lease")
+        .expect("visible now");
+    assert_eq!(job.id, id);
+    s.nack(id, "w", Duration::from_millis(400))
+        .await
+        .expect("nack with delay");
+    assert_eq!(
+        s.lease("later", "w", LONG).await.expect("lease"),
+        None,
+        "nack delay holds"
+    );
+    tokio::time::sleep(Duration::from_millis(550)).await;
+    let job = s
+        .lease("later", "w", LONG)
+        .await
+        .expect("lease")
+        .expect("visible again");
+    assert_eq!((job.id, job.attempts), (id, 2));
+}
+
+pub async fn queue_lease_expiry_reclaims(fx: &Fixture) {
+    let s = &fx.store;
+    let id = s
+        .enqueue("jobs", json!({"n": 1}), Duration::ZERO)
+        .await
+        .expect("enqueue");
+    let first = s
+        .lease("jobs", "dead", Duration::from_millis(300))
+        .await
+        .expect("lease")
+        .expect("job");
+    assert_eq!(
+        s.lease("jobs", "alive", LONG).await.expect("lease"),
+        None,
+        "held by a live lease"
+    );
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let second = s
+        .lease("jobs", "alive", LONG)
+        .await
+        .expect("lease")
+        .expect("reclaimed");
+    assert_eq!((second.id, second.attempts), (first.id, 2));
+    assert_err!(s.ack(id, "dead").await, StorageError::Conflict(_));
+    assert_err!(
+        s.nack(id, "dead", Duration::ZERO).await,
+        StorageError::Conflict(_)
+    );
+    s.ack(id, "alive").await.expect("ack by the new holder");
+    assert_eq!(s.queue_len("jobs").await.expect("len"), 0);
+}
+
+/// 8 workers drain 50 jobs concurrently: every job is delivered exactly once.
+pub async fn queue_concurrent_workers(fx: &Fixture) {
+    const JOBS: u64 = 50;
+    let s: Arc<dyn Store> = Arc::clone(&fx.store);
+    for n in 0..JOBS {
+        s.enqueue("work", json!({"n": n}), Duration::ZERO)
+            .await
+            .expect("enqueue");
+    }
+    let workers = (0..8).map(|w| {
+        let s = Arc::clone(&s);
+        tokio::spawn(async move {
+            let worker = format!("worker-{w}");
+            let mut got = Vec::new();
+            while let Some(job) = s.lease("work", &worker, LONG).await.expect("lease") {
+                assert_eq!(job.attempts, 1, "no job is handed out twice");
+                got.push(job.payload["n"].as_u64().expect("n"));
+                s.ack(job.id, &worker).await.expect("ack");
+            }
+            got
+        })
+    });
+    let mut all = Vec::new();
+    for r in futures::future::join_all(workers).await {
+        all.extend(r.expect("worker"));
+    }
+    let unique: HashSet<_> = all.iter().copied().collect();
+    assert_eq!(all.len() as u64, JOBS, "delivered exactly {JOBS} times");
+    assert_eq!(unique, (0..JOBS).collect(), "every job delivered");
+    assert_eq!(s.queue_len("work").await.expect("len"), 0);
+}
