@@ -182,9 +182,20 @@ impl WorkflowStore for RemoteStore {
             workflow_id: id.to_string(),
             version,
         };
-        reply(from::version(
-            self.client().get_version(req).await.answer()?,
-        ))
+        let v = self
+            .client()
+            .get_version(req)
+            .await
+            .answer()
+            .map_err(|e| match e {
+                // The entity "workflow version" does not survive `StorageError::from_status` (it
+                // parses as "workflow"); this call knows what it looked up.
+                StorageError::NotFound { .. } => {
+                    StorageError::not_found("workflow version", format!("{id}@{version}"))
+                }
+                e => e,
+            })?;
+        reply(from::version(v))
     }
 
     async fn list_versions(&self, id: WorkflowId) -> Result<Vec<WorkflowVersion>> {
