@@ -48,7 +48,7 @@ const POSTGRES_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 /// Serializes concurrent starters on one schema (the key is scoped to the current schema, so
 /// stores in different schemas do not wait for each other).
 const POSTGRES_LOCK: &str =
-    "SELECT pg_advisory_xact_lock(hashtext('flowork.migrate.' || current_schema()))";
+    "SELECT pg_advisory_xact_lock(hashtext('flowork.migrate.' || COALESCE(current_schema(), '')))";
 
 impl Migration {
     /// A stable fingerprint of the file (FNV-1a 64 over the text with `\r\n` folded to `\n`, so

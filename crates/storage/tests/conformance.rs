@@ -12,6 +12,8 @@ mod executions;
 mod harness;
 #[path = "conformance/migrations.rs"]
 mod migrations;
+#[path = "conformance/node_runs.rs"]
+mod node_runs;
 #[path = "conformance/queue.rs"]
 mod queue;
 #[path = "conformance/records.rs"]
@@ -58,9 +60,9 @@ conformance! {
     workflows::concurrent_appends_keep_chain,
     executions::execution_lifecycle,
     executions::execution_list_filter_pagination,
-    executions::node_runs_checkpoint,
-    executions::delete_cascades,
-    executions::ping,
+    node_runs::node_runs_checkpoint,
+    node_runs::delete_cascades,
+    node_runs::ping,
     records::credentials_crud,
     records::users_crud,
     records::kv_versions_and_expectations,

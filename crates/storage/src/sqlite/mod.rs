@@ -141,13 +141,11 @@ impl Inner {
                 "empty sqlite path (sqlite://<path>)".into(),
             ));
         }
-        if !memory {
-            if let Some(dir) = Path::new(&path)
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(dir).map_err(|e| cannot("create the directory of", &e))?;
-            }
+        let parent = Path::new(&path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = parent.filter(|_| !memory) {
+            std::fs::create_dir_all(dir).map_err(|e| cannot("create the directory of", &e))?;
         }
         let mut writer = open_conn(&path, false).map_err(|e| cannot("open", &e))?;
         if writer

@@ -1,5 +1,6 @@
 //! Test fixtures: a fresh store per test, in a temp SQLite file or a fresh Postgres schema.
 
+use std::io::Write as _;
 use std::sync::Arc;
 
 use flowork_model::{Timestamp, WorkflowId};
@@ -47,8 +48,15 @@ impl Fixture {
                     "FLOWORK_TEST_PG is unset but CI=true: Postgres conformance tests must run in CI"
                 );
             }
-            eprintln!(
-                "!!!!! SKIPPED (FLOWORK_TEST_PG unset): Postgres conformance test not run !!!!!"
+            // Straight to the stderr handle: libtest captures eprintln! of passing tests.
+            let test = std::thread::current()
+                .name()
+                .unwrap_or("postgres test")
+                .to_owned();
+            let _ = writeln!(
+                std::io::stderr(),
+                "!!!!! {test}: SKIPPED (FLOWORK_TEST_PG unset; set it, e.g. to \
+                 postgres://postgres@127.0.0.1:5432/postgres, to run the Postgres suite) !!!!!"
             );
             return None;
         };

@@ -1,0 +1,137 @@
+//! Node runs (the durable checkpoints), delete cascades, and the `Store` round trip.
+
+use flowork_model::{ExecutionId, NodeRunStatus, Timestamp};
+use flowork_storage::{ExecutionFilter, NodeRun, Page, StorageError, Store};
+use serde_json::json;
+
+use crate::assert_err;
+use crate::executions::new_execution;
+use crate::harness::{Fixture, chain, new_workflow};
+
+fn node_run(ex: ExecutionId, node: &str, attempt: u32, started: i64) -> NodeRun {
+    NodeRun {
+        execution_id: ex,
+        node_id: node.into(),
+        attempt,
+        status: NodeRunStatus::Running,
+        input: json!({"node": node}),
+        output: None,
+        error: None,
+        gas: 0,
+        started_at: Timestamp(started),
+        finished_at: None,
+    }
+}
+pub async fn node_runs_checkpoint(fx: &Fixture) {
+    let s = &fx.store;
+    let wf = s.create_workflow(new_workflow("w")).await.expect("wf").id;
+    let ex = s
+        .create_execution(new_execution(wf))
+        .await
+        .expect("exec")
+        .id;
+    assert!(s.list_node_runs(ex).await.expect("empty").is_empty());
+
+    // Written out of start order; read back in start order.
+    s.put_node_run(node_run(ex, "b", 1, 3_000))
+        .await
+        .expect("b1");
+    s.put_node_run(node_run(ex, "a", 1, 1_000))
+        .await
+        .expect("a1");
+    s.put_node_run(node_run(ex, "a", 2, 2_000))
+        .await
+        .expect("a2");
+    let failed = NodeRun {
+        status: NodeRunStatus::Failed,
+        error: Some("timeout".into()),
+        gas: 5,
+        finished_at: Some(Timestamp(1_500)),
+        ..node_run(ex, "a", 1, 1_000)
+    };
+    s.put_node_run(failed.clone()).await.expect("replace a1");
+    let done = NodeRun {
+        status: NodeRunStatus::Succeeded,
+        output: Some(json!({"ok": true, "n": [1, 2, 3]})),
+        gas: u64::from(u32::MAX) + 7,
+        finished_at: Some(Timestamp(2_500)),
+        ..node_run(ex, "a", 2, 2_000)
+    };
+    s.put_node_run(done.clone()).await.expect("replace a2");
+    let runs = s.list_node_runs(ex).await.expect("list");
+    assert_eq!(runs, vec![failed, done, node_run(ex, "b", 1, 3_000)]);
+
+    assert_err!(
+        s.put_node_run(node_run(ExecutionId::new(), "x", 1, 1))
+            .await,
+        StorageError::NotFound { .. }
+    );
+    let other = s
+        .create_execution(new_execution(wf))
+        .await
+        .expect("exec")
+        .id;
+    assert!(s.list_node_runs(other).await.expect("other").is_empty());
+}
+
+pub async fn delete_cascades(fx: &Fixture) {
+    let s = &fx.store;
+    let doomed = s
+        .create_workflow(new_workflow("doomed"))
+        .await
+        .expect("wf")
+        .id;
+    let kept = s
+        .create_workflow(new_workflow("kept"))
+        .await
+        .expect("wf")
+        .id;
+    let mut doomed_execs = Vec::new();
+    let mut kept_execs = Vec::new();
+    for (wf, execs) in [(doomed, &mut doomed_execs), (kept, &mut kept_execs)] {
+        for v in chain(wf, 2) {
+            s.append_version(v).await.expect("append");
+        }
+        for i in 0..2 {
+            let ex = s
+                .create_execution(new_execution(wf))
+                .await
+                .expect("exec")
+                .id;
+            s.put_node_run(node_run(ex, "a", 1, i)).await.expect("run");
+            execs.push(ex);
+        }
+    }
+    s.delete_workflow(doomed).await.expect("delete");
+    assert_err!(s.get_workflow(doomed).await, StorageError::NotFound { .. });
+    assert_err!(
+        s.get_version(doomed, 1).await,
+        StorageError::NotFound { .. }
+    );
+    for ex in &doomed_execs {
+        assert_err!(s.get_execution(*ex).await, StorageError::NotFound { .. });
+        assert!(s.list_node_runs(*ex).await.expect("runs").is_empty());
+    }
+    let filter = ExecutionFilter {
+        workflow_id: Some(doomed),
+        status: None,
+    };
+    assert!(
+        s.list_executions(filter, Page::default())
+            .await
+            .expect("list")
+            .is_empty()
+    );
+
+    assert_eq!(s.list_versions(kept).await.expect("kept versions").len(), 2);
+    for ex in &kept_execs {
+        s.get_execution(*ex).await.expect("kept execution");
+        assert_eq!(s.list_node_runs(*ex).await.expect("kept runs").len(), 1);
+    }
+}
+
+/// `Store` itself: the backend tag and a round trip.
+pub async fn ping(fx: &Fixture) {
+    let s: &dyn Store = fx.store.as_ref();
+    s.ping().await.expect("ping");
+}
