@@ -100,6 +100,29 @@ mod config {
     }
 
     #[tokio::test]
+    async fn sqlite_in_memory_reads_its_own_writes() {
+        // No reader pool for :memory: (each connection would be a separate database).
+        let store = flowork_storage::connect("sqlite://:memory:", 4)
+            .await
+            .expect("memory");
+        let new = flowork_storage::NewWorkflow {
+            id: flowork_model::WorkflowId::new(),
+            name: "m".into(),
+            active: false,
+        };
+        store.create_workflow(new.clone()).await.expect("create");
+        assert_eq!(store.get_workflow(new.id).await.expect("get").name, "m");
+        assert_eq!(
+            store
+                .list_workflows(Default::default())
+                .await
+                .expect("list")
+                .len(),
+            1
+        );
+    }
+
+    #[tokio::test]
     async fn sqlite_unwritable_path_is_config_error_naming_it() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("plain-file");

@@ -61,7 +61,9 @@ pub async fn queue_lease_ack_nack(fx: &Fixture) {
     assert_err!(s.ack(a, "w1").await, StorageError::Conflict(_));
     assert_eq!(s.queue_len("jobs").await.expect("len"), 2);
 
-    // b goes back and becomes visible after c, which was waiting longer.
+    // b goes back and becomes visible after c, which was waiting longer. (The pause makes b's
+    // new visibility time strictly later than c's at millisecond resolution.)
+    tokio::time::sleep(Duration::from_millis(5)).await;
     assert_err!(
         s.nack(b, "w1", Duration::ZERO).await,
         StorageError::Conflict(_)
@@ -89,7 +91,7 @@ pub async fn queue_lease_ack_nack(fx: &Fixture) {
 pub async fn queue_delay_and_nack_delay(fx: &Fixture) {
     let s = &fx.store;
     let id = s
-        .enqueue("later", json!(1), Duration::from_millis(400))
+        .enqueue("later", json!(1), Duration::from_millis(800))
         .await
         .expect("enqueue");
     assert_eq!(
@@ -97,14 +99,14 @@ pub async fn queue_delay_and_nack_delay(fx: &Fixture) {
         None,
         "not visible yet"
     );
-    tokio::time::sleep(Duration::from_millis(550)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     let job = s
         .lease("later", "w", LONG)
         .await
         .expect("lease")
         .expect("visible now");
     assert_eq!(job.id, id);
-    s.nack(id, "w", Duration::from_millis(400))
+    s.nack(id, "w", Duration::from_millis(800))
         .await
         .expect("nack with delay");
     assert_eq!(
@@ -112,7 +114,7 @@ pub async fn queue_delay_and_nack_delay(fx: &Fixture) {
         None,
         "nack delay holds"
     );
-    tokio::time::sleep(Duration::from_millis(550)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     let job = s
         .lease("later", "w", LONG)
         .await
@@ -128,7 +130,7 @@ pub async fn queue_lease_expiry_reclaims(fx: &Fixture) {
         .await
         .expect("enqueue");
     let first = s
-        .lease("jobs", "dead", Duration::from_millis(300))
+        .lease("jobs", "dead", Duration::from_millis(800))
         .await
         .expect("lease")
         .expect("job");
@@ -137,7 +139,7 @@ pub async fn queue_lease_expiry_reclaims(fx: &Fixture) {
         None,
         "held by a live lease"
     );
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     let second = s
         .lease("jobs", "alive", LONG)
         .await
