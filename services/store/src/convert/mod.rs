@@ -153,3 +153,58 @@ pub fn backend(field: &str, s: &str) -> Parsed<Backend> {
         other => Err(Invalid::new(field, format!("unknown backend {other:?}"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use flowork_model::WorkflowId;
+
+    use super::*;
+
+    #[test]
+    fn invalid_becomes_a_bad_request_naming_the_nested_field() {
+        let e = json(
+            "record",
+            Some(pb::Json {
+                utf8: b"{".to_vec(),
+            }),
+        )
+        .expect_err("bad JSON");
+        let status = tonic::Status::from(e.within("versions[2]"));
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        let p = Problem::from_status(&status);
+        assert_eq!(p.field.as_deref(), Some("versions[2].record"));
+        assert!(
+            p.detail.starts_with("versions[2].record: invalid JSON"),
+            "{}",
+            p.detail
+        );
+    }
+
+    #[test]
+    fn ids_statuses_and_numbers_are_checked() {
+        assert!(parse::<WorkflowId>("id", "wf_nope").is_err());
+        let id = WorkflowId::new();
+        assert_eq!(parse::<WorkflowId>("id", &id.to_string()), Ok(id));
+        assert!(count("gas", i64::MAX as u64).is_ok());
+        assert_eq!(
+            count("gas", i64::MAX as u64 + 1).map_err(|e| e.field),
+            Err("gas".into())
+        );
+        assert!(timestamp("t", -1).is_err());
+        assert!(job_id("id", 0).is_err());
+        assert!(name("queue", String::new()).is_err());
+        assert!(text("error", "a\0b".into()).is_err());
+        assert_eq!(
+            json("input", None).map_err(|e| e.reason),
+            Err("is required".into())
+        );
+        assert_eq!(json_opt("output", None), Ok(None));
+        assert_eq!(backend("backend", "postgres"), Ok(Backend::Postgres));
+    }
+
+    #[test]
+    fn json_survives_the_wire_exactly() {
+        let v = serde_json::json!({"a": [1, 2.5, "ü", null, u64::MAX, i64::MIN], "b": {"c": true}});
+        assert_eq!(json("v", Some(to_proto::json(&v))), Ok(v));
+    }
+}
