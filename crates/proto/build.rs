@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // Read at run time, not with env!(): a build script compiled for one checkout is reused by
+    // others sharing the target dir, and must not point at the first checkout's folder.
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let files = ["common.proto", "engine_link.proto", "store.proto"]
         .map(|f| root.join("flowork/v1").join(f));
     for f in &files {

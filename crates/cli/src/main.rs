@@ -1,1 +1,5 @@
-fn main() {}
+//! `flowork`: the command line.
+
+fn main() -> std::process::ExitCode {
+    flowork_cli::main()
+}

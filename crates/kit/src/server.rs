@@ -96,9 +96,13 @@ pub async fn serve(
     router: Router,
     shutdown: CancellationToken,
 ) -> Result<(), KitError> {
+    // Install the recorder before the first request, or its metrics would go nowhere.
+    telemetry::prometheus();
     let router = router.layer(axum::middleware::from_fn(telemetry::track_http));
-    let addr = listener.local_addr().ok();
-    tracing::info!(service = %name, addr = ?addr, "listening");
+    match listener.local_addr() {
+        Ok(addr) => tracing::info!(service = %name, %addr, "listening"),
+        Err(_) => tracing::info!(service = %name, "listening"),
+    }
     let signal = shutdown.clone();
     let server = axum::serve(listener, router.into_make_service())
         .with_graceful_shutdown(async move { signal.cancelled().await });

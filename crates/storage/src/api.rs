@@ -15,7 +15,11 @@ pub trait WorkflowStore: Send + Sync {
     async fn create_workflow(&self, new: NewWorkflow) -> Result<Workflow>;
     /// Creates a workflow together with its whole version history, atomically: either all of it
     /// is stored or nothing is (used by chain import and restore).
-    async fn import_workflow(&self, new: NewWorkflow, versions: Vec<WorkflowVersion>) -> Result<Workflow>;
+    async fn import_workflow(
+        &self,
+        new: NewWorkflow,
+        versions: Vec<WorkflowVersion>,
+    ) -> Result<Workflow>;
     async fn get_workflow(&self, id: WorkflowId) -> Result<Workflow>;
     async fn list_workflows(&self, page: Page) -> Result<Vec<Workflow>>;
     async fn update_workflow(&self, id: WorkflowId, patch: WorkflowPatch) -> Result<Workflow>;
@@ -38,7 +42,8 @@ pub trait ExecutionStore: Send + Sync {
     /// Newest first.
     async fn list_executions(&self, filter: ExecutionFilter, page: Page) -> Result<Vec<Execution>>;
     /// Moves an execution to a new status. Conflict if it is already terminal.
-    async fn update_execution(&self, id: ExecutionId, update: ExecutionUpdate) -> Result<Execution>;
+    async fn update_execution(&self, id: ExecutionId, update: ExecutionUpdate)
+    -> Result<Execution>;
     /// Inserts or replaces the node run keyed by (execution, node, attempt).
     async fn put_node_run(&self, run: NodeRun) -> Result<()>;
     /// In start order.
@@ -62,7 +67,13 @@ pub trait CredentialStore: Send + Sync {
 pub trait KvStore: Send + Sync {
     async fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<KvEntry>>;
     /// Writes if `expect` holds (else Conflict) and returns the new version.
-    async fn kv_put(&self, namespace: &str, key: &str, value: Vec<u8>, expect: Expect) -> Result<u64>;
+    async fn kv_put(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: Vec<u8>,
+        expect: Expect,
+    ) -> Result<u64>;
     /// Returns whether the key existed.
     async fn kv_delete(&self, namespace: &str, key: &str) -> Result<bool>;
     /// Keys starting with `prefix`, in key order.
@@ -74,7 +85,12 @@ pub trait KvStore: Send + Sync {
 #[async_trait]
 pub trait QueueStore: Send + Sync {
     /// Adds a message that becomes visible after `delay`. Returns its id.
-    async fn enqueue(&self, queue: &str, payload: serde_json::Value, delay: Duration) -> Result<i64>;
+    async fn enqueue(
+        &self,
+        queue: &str,
+        payload: serde_json::Value,
+        delay: Duration,
+    ) -> Result<i64>;
     /// Leases the oldest visible message for `lease`; no two workers hold the same message.
     async fn lease(&self, queue: &str, worker: &str, lease: Duration) -> Result<Option<Job>>;
     /// Removes a message the worker holds. Conflict if its lease was lost.

@@ -38,7 +38,10 @@ pub enum StorageError {
 impl StorageError {
     /// Shorthand for [`StorageError::NotFound`].
     pub fn not_found(entity: &'static str, id: impl ToString) -> Self {
-        Self::NotFound { entity, id: id.to_string() }
+        Self::NotFound {
+            entity,
+            id: id.to_string(),
+        }
     }
 }
 

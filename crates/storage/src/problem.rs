@@ -41,15 +41,29 @@ impl StorageError {
 
 /// Parses "<entity> <id> not found" back into its parts.
 fn not_found(detail: &str) -> StorageError {
-    const ENTITIES: [&str; 8] =
-        ["workflow", "version", "execution", "node run", "credential", "user", "job", "key"];
+    const ENTITIES: [&str; 8] = [
+        "workflow",
+        "version",
+        "execution",
+        "node run",
+        "credential",
+        "user",
+        "job",
+        "key",
+    ];
     let body = detail.strip_suffix(" not found").unwrap_or(detail);
     for entity in ENTITIES {
         if let Some(id) = body.strip_prefix(entity).and_then(|r| r.strip_prefix(' ')) {
-            return StorageError::NotFound { entity, id: id.to_owned() };
+            return StorageError::NotFound {
+                entity,
+                id: id.to_owned(),
+            };
         }
     }
-    StorageError::NotFound { entity: "item", id: body.to_owned() }
+    StorageError::NotFound {
+        entity: "item",
+        id: body.to_owned(),
+    }
 }
 
 fn strip(s: &str, prefix: &str) -> String {

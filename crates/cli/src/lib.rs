@@ -1,0 +1,51 @@
+//! The `flowork` command line as a library: the binary is one call to [`main`], and tests start
+//! the whole stack in-process with [`up::launch`].
+
+pub mod serve;
+pub mod up;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use flowork_kit::ServiceName;
+use flowork_kit::entry::ConfigArgs;
+
+/// Flowork: self-hosted workflow automation with a private core and a public edge.
+#[derive(Debug, Parser)]
+#[command(name = "flowork", version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run every service in one process on loopback, with SQLite under the data dir.
+    ///
+    /// No Redis or Docker needed. On first run it creates the user `admin` (password from
+    /// FLOWORK_ADMIN_PASSWORD, else generated and printed once). Ctrl-C stops everything.
+    Up {
+        /// Port of the gateway (the only address you need) [default: 8000]
+        #[arg(long, short = 'p')]
+        port: Option<u16>,
+    },
+    /// Run one service as its own process (production layout).
+    Serve {
+        /// gateway, scheduler, store, modules, inference, training, sync, license or integrity
+        service: ServiceName,
+        /// Address to listen on [default: 127.0.0.1:<the service's port>]
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Up { port } => up::main(&cli.config, port),
+        Command::Serve { service, listen } => serve::main(&cli.config, service, listen),
+    }
+}
