@@ -1,1 +1,2 @@
-//! End-to-end tests live in tests/*.rs; see tests/it.rs
+//! Cross-service end-to-end tests live in `tests/tests/`: they start the whole stack in-process
+//! with `flowork_cli::up::launch` and talk to it only over its public and private ports.

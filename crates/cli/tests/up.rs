@@ -298,10 +298,11 @@ async fn up_runs_on_postgres_with_one_setting() {
         .expect("connect pg");
     tokio::spawn(conn);
     let db = format!("flowork_up_{}", std::process::id());
+    // One statement per call: DROP/CREATE DATABASE refuse to run in an implicit transaction.
+    let drop_db = format!("DROP DATABASE IF EXISTS {db}");
+    admin.batch_execute(&drop_db).await.expect("drop old db");
     admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}"
-        ))
+        .batch_execute(&format!("CREATE DATABASE {db}"))
         .await
         .expect("create db");
     let mut url = url::Url::parse(&base).expect("FLOWORK_TEST_PG is a URL");
