@@ -229,6 +229,13 @@ fn bad_configuration_exits_with_one_clear_line() {
         "{err}"
     );
 
+    let taken_addr = taken.local_addr().expect("addr").to_string();
+    let err = fails(flowork(&["serve", "store", "--listen", &taken_addr]));
+    assert!(
+        err.contains("store.listen") && err.contains("address already in use"),
+        "{err}"
+    );
+
     let file = dir.path().join("a-file");
     std::fs::write(&file, "x").expect("write");
     let under_file = file.join("data");
@@ -354,4 +361,49 @@ async fn up_runs_on_postgres_with_one_setting() {
         .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
         .await
         .expect("drop db");
+}
+
+#[tokio::test]
+async fn serve_runs_one_service_on_its_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = flowork(&[
+        "serve",
+        "gateway",
+        "--listen",
+        &addr,
+        "--data-dir",
+        dir.path().to_str().expect("utf8"),
+    ])
+    .stdout(Stdio::null())
+    .spawn()
+    .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let health = loop {
+        match reqwest::get(format!("http://{addr}/healthz")).await {
+            Ok(res) => break res.json::<Value>().await.expect("json"),
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("gateway never answered: {e}"),
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    // Alone, the gateway reports itself and its database, and no local services.
+    let names: Vec<&str> = health["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, ["gateway", "database"], "{health}");
+    let bad = flowork(&["serve", "nonsense"]).output().expect("run");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown service \"nonsense\""));
 }
