@@ -52,12 +52,14 @@ impl fmt::Display for Pos {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ExprError {
     /// The jq program (or a template) does not lex, parse or resolve.
-    #[error("jq: {message}{}", at(pos))]
+    #[error("jq: {message}{}{}", at(pos), more_errors(*more))]
     Compile {
-        /// Human message, e.g. `undefined filter 'fo/0'`.
+        /// Human message for the first error, e.g. `undefined function 'fo/0'`.
         message: String,
-        /// Where the (first) error sits, when known.
+        /// Where the first error sits, when known.
         pos: Option<Pos>,
+        /// How many further errors jaq reported (only the first is described).
+        more: usize,
     },
     /// The program failed while running (`error(..)`, type errors, `halt`).
     #[error("jq: error: {message}")]
@@ -79,6 +81,13 @@ fn at(pos: &Option<Pos>) -> String {
     pos.map(|p| format!(" at {p}")).unwrap_or_default()
 }
 
+fn more_errors(more: usize) -> String {
+    match more {
+        0 => String::new(),
+        n => format!(" (and {n} more)"),
+    }
+}
+
 /// Byte range of `part` in `whole`, if `part` is really a slice of it.
 fn span_in(whole: &str, part: &str) -> Option<usize> {
     let (w, p) = (whole.as_ptr() as usize, part.as_ptr() as usize);
@@ -87,19 +96,17 @@ fn span_in(whole: &str, part: &str) -> Option<usize> {
 
 /// Builds a compile error from many (message, offending slice) pairs; keeps the first position.
 fn compile_error(src: &str, errs: Vec<(String, &str)>) -> ExprError {
-    let count = errs.len();
-    let mut errs = errs.into_iter();
-    let Some((mut message, part)) = errs.next() else {
+    let more = errs.len().saturating_sub(1);
+    let Some((message, part)) = errs.into_iter().next() else {
+        let message = "invalid program".into();
         return ExprError::Compile {
-            message: "invalid program".into(),
+            message,
             pos: None,
+            more,
         };
     };
-    if count > 1 {
-        message.push_str(&format!(" (and {} more)", count - 1));
-    }
     let pos = span_in(src, part).map(|byte| Pos::at(src, byte));
-    ExprError::Compile { message, pos }
+    ExprError::Compile { message, pos, more }
 }
 
 /// Renders what the parser found, for "expected X, found Y".

@@ -108,15 +108,16 @@ fn bad(s: &str, byte: usize, message: &str) -> ExprError {
     ExprError::Compile {
         message: message.to_owned(),
         pos,
+        more: 0,
     }
 }
 
 /// Moves a part's error position to where the part sits in the whole template.
 fn shift(e: ExprError, base: Pos) -> ExprError {
     match e {
-        ExprError::Compile { message, pos } => {
+        ExprError::Compile { message, pos, more } => {
             let pos = Some(pos.map_or(base, |p| p.shifted(base)));
-            ExprError::Compile { message, pos }
+            ExprError::Compile { message, pos, more }
         }
         other => other,
     }

@@ -37,7 +37,7 @@ fn compile_errors_name_the_problem_and_position() {
 #[test]
 fn compile_error_fields() {
     match compile_err("1 +\n  nope") {
-        ExprError::Compile { message, pos } => {
+        ExprError::Compile { message, pos, .. } => {
             assert_eq!(message, "undefined function 'nope/0'");
             assert_eq!(
                 pos,

@@ -101,7 +101,7 @@ fn bad_templates() {
     ];
     for (src, want, want_pos) in cases {
         match Template::parse(src) {
-            Err(ExprError::Compile { message, pos }) => {
+            Err(ExprError::Compile { message, pos, .. }) => {
                 assert_eq!((message.as_str(), pos), (want, Some(want_pos)), "{src:?}")
             }
             other => panic!("{src:?}: {other:?}"),
