@@ -1,10 +1,11 @@
 //! Domain types shared by every Flowork crate: typed ids, timestamps and state enums.
 //!
-//! The workflow document itself (nodes, edges, validation) grows here with the engine issue.
+//! [`workflow`] holds the workflow document, the node catalog and validation.
 
 mod ids;
 mod status;
 mod time;
+pub mod workflow;
 
 pub use ids::{CredentialId, ExecutionId, IdError, UserId, WorkflowId};
 pub use status::{ExecutionStatus, NodeRunStatus, Role, UnknownVariant};
