@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use jaq_core::load::{Arena, File, Loader};
+use jaq_core::load::{Arena, File, Loader, parse::Def};
 use jaq_core::{Compiler, Ctx, Vars, data::JustLut, native::Fun};
 use jaq_json::Val;
 use serde_json::Value;
@@ -35,13 +35,14 @@ pub struct Context {
 impl Context {
     /// Converts `{input, nodes, trigger, execution, env}`; `$ENV` is bound to its `env` field.
     pub fn new(value: &Value) -> Context {
-        let env = value
-            .get("env")
-            .map_or_else(|| Val::obj(Default::default()), to_val);
-        Context {
-            input: to_val(value),
-            env,
-        }
+        let input = to_val(value);
+        let env = match &input {
+            Val::Obj(o) => o.get(&Val::utf8_str("env")).cloned(),
+            _ => None,
+        };
+        // jq's `$ENV` is always an object; keep that even when the caller sent no `env`.
+        let env = env.unwrap_or_else(|| Val::obj(Default::default()));
+        Context { input, env }
     }
 }
 
@@ -54,6 +55,16 @@ struct Inner {
     filter: Filter,
 }
 
+/// The jq definitions (`map`, `select`, …), parsed once per process rather than per compile.
+static DEFS: LazyLock<Vec<Def<&'static str>>> = LazyLock::new(|| {
+    // Parsing our fixed prelude cannot fail; an empty fallback would only lose `env`.
+    let own = jaq_core::load::parse(PRELUDE, |p| p.defs()).unwrap_or_default();
+    let std = jaq_core::defs()
+        .chain(jaq_std::defs())
+        .chain(jaq_json::defs());
+    std.chain(own).collect()
+});
+
 fn funs() -> impl Iterator<Item = Fun<Data>> {
     let all = jaq_core::funs()
         .chain(jaq_std::funs())
@@ -64,13 +75,7 @@ fn funs() -> impl Iterator<Item = Fun<Data>> {
 impl Program {
     /// Compiles a whole jq program with the jq standard library available.
     pub fn compile(src: &str) -> Result<Program, ExprError> {
-        // Parsing our fixed prelude cannot fail; an empty fallback only loses `env`.
-        static OWN: LazyLock<Vec<jaq_core::load::parse::Def<&'static str>>> =
-            LazyLock::new(|| jaq_core::load::parse(PRELUDE, |p| p.defs()).unwrap_or_default());
-        let defs = jaq_core::defs()
-            .chain(jaq_std::defs())
-            .chain(jaq_json::defs());
-        let loader = Loader::new(defs.chain(OWN.iter().cloned()));
+        let loader = Loader::new(DEFS.iter().cloned());
         let arena = Arena::default();
         let modules = loader
             .load(
