@@ -8,6 +8,8 @@
 //! `test`/`match`/`sub`, dates, `@base64` & co.). `env` and `$ENV` are the workflow's `.env`,
 //! never the worker's process environment. `input`/`inputs`, modules (`import`/`include`)
 //! are not available. `halt`/`halt_error` are runtime errors, they never end the process.
+//! `now`/`localtime` read the clock, so programs using them do not replay identically.
+//! jaq is close to jq but stricter in places (e.g. `null | ltrimstr("x")` is an error).
 //!
 //! What is bounded: [`Program::run`] computes only the first output, `run_all` stops after
 //! [`MAX_OUTPUTS`], results nested deeper than [`MAX_DEPTH`] are refused. What is not: jaq has
