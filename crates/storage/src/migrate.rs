@@ -28,10 +28,16 @@ macro_rules! migrations {
 }
 
 /// The SQLite migrations, in order.
-pub(crate) const SQLITE: &[Migration] = migrations!("sqlite": 1 => "0001_init");
+pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
+    1 => "0001_init",
+    2 => "0002_node_run_port",
+);
 
 /// The Postgres migrations, in order.
-pub(crate) const POSTGRES: &[Migration] = migrations!("postgres": 1 => "0001_init");
+pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
+    1 => "0001_init",
+    2 => "0002_node_run_port",
+);
 
 const SQLITE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER NOT NULL PRIMARY KEY,

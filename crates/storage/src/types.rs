@@ -140,6 +140,8 @@ pub struct NodeRun {
     pub status: NodeRunStatus,
     pub input: Value,
     pub output: Option<Value>,
+    /// The output port the node chose (`core.if`: `true`/`false`); `None` for nodes with one output.
+    pub port: Option<String>,
     pub error: Option<String>,
     /// Gas charged for this attempt.
     pub gas: u64,

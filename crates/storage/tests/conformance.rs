@@ -61,6 +61,7 @@ conformance! {
     executions::execution_lifecycle,
     executions::execution_list_filter_pagination,
     node_runs::node_runs_checkpoint,
+    node_runs::node_runs_port_migration_upgrades,
     node_runs::delete_cascades,
     node_runs::ping,
     records::credentials_crud,

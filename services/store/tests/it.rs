@@ -203,10 +203,31 @@ async fn invalid_input_is_invalid_argument_naming_the_field() {
         put_node_run(pb::NodeRun {
             gas: 1,
             status: "queued".into(),
-            ..run
+            ..run.clone()
         }),
         "status"
     );
+    for bad in [String::new(), "a\0b".into(), "p".repeat(65), "ü".repeat(65)] {
+        assert_invalid!(
+            c,
+            put_node_run(pb::NodeRun {
+                gas: 1,
+                port: Some(bad),
+                ..run.clone()
+            }),
+            "port"
+        );
+    }
+    // 64 characters (128 bytes) is within bounds: the refusal is the missing execution.
+    let status = c
+        .put_node_run(pb::NodeRun {
+            gas: 1,
+            port: Some("ü".repeat(64)),
+            ..run
+        })
+        .await
+        .expect_err("no such execution");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
     let listing = pb::ListExecutionsRequest {
         workflow_id: None,
         status: Some("done".into()),

@@ -132,11 +132,11 @@ impl ExecutionStore for PgStore {
 
     async fn put_node_run(&self, run: NodeRun) -> Result<()> {
         let sql = format!(
-            "INSERT INTO node_runs ({NODE_RUN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            "INSERT INTO node_runs ({NODE_RUN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT (execution_id, node_id, attempt) DO UPDATE SET
                status = excluded.status, input = excluded.input, output = excluded.output,
                error = excluded.error, gas = excluded.gas, started_at = excluded.started_at,
-               finished_at = excluded.finished_at"
+               finished_at = excluded.finished_at, port = excluded.port"
         );
         let gas = rows::to_i64("gas", run.gas)?;
         let client = self.client().await?;
@@ -154,6 +154,7 @@ impl ExecutionStore for PgStore {
                     &gas,
                     &run.started_at.millis(),
                     &run.finished_at.map(|t| t.millis()),
+                    &run.port,
                 ],
             )
             .await

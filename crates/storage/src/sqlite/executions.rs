@@ -128,11 +128,11 @@ impl ExecutionStore for SqliteStore {
         let gas = rows::to_i64("gas", run.gas)?;
         self.write(move |c| {
             c.prepare_cached(&format!(
-                "INSERT INTO node_runs ({NODE_RUN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                "INSERT INTO node_runs ({NODE_RUN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT (execution_id, node_id, attempt) DO UPDATE SET
                    status = excluded.status, input = excluded.input, output = excluded.output,
                    error = excluded.error, gas = excluded.gas, started_at = excluded.started_at,
-                   finished_at = excluded.finished_at"
+                   finished_at = excluded.finished_at, port = excluded.port"
             ))
             .and_then(|mut st| {
                 st.execute(params![
@@ -146,6 +146,7 @@ impl ExecutionStore for SqliteStore {
                     gas,
                     run.started_at.millis(),
                     run.finished_at.map(|t| t.millis()),
+                    run.port,
                 ])
             })
             .map_err(|e| {

@@ -16,8 +16,7 @@ pub(super) const VERSION_COLS: &str =
     "workflow_id, version, hash, previous_hash, author_id, signed, record, created_at";
 pub(super) const EXECUTION_COLS: &str = r#"id, workflow_id, version, status, "trigger", input,
     output, error, parent_id, created_at, started_at, finished_at"#;
-pub(super) const NODE_RUN_COLS: &str =
-    "execution_id, node_id, attempt, status, input, output, error, gas, started_at, finished_at";
+pub(super) const NODE_RUN_COLS: &str = "execution_id, node_id, attempt, status, input, output, error, gas, started_at, finished_at, port";
 pub(super) const CREDENTIAL_COLS: &str = "id, name, kind, sealed, created_at, updated_at";
 pub(super) const KV_COLS: &str = "key, value, version, updated_at";
 pub(super) const USER_COLS: &str = "id, username, password_hash, role, created_at";
@@ -133,6 +132,7 @@ pub(super) fn node_run(r: &Row<'_>) -> rusqlite::Result<NodeRun> {
         status: parsed(r, 3)?,
         input: json(r, 4)?,
         output: json_opt(r, 5)?,
+        port: r.get(10)?,
         error: r.get(6)?,
         gas: r
             .get::<_, i64>(7)?

@@ -16,6 +16,7 @@ fn node_run(ex: ExecutionId, node: &str, attempt: u32, started: i64) -> NodeRun 
         status: NodeRunStatus::Running,
         input: json!({"node": node}),
         output: None,
+        port: None,
         error: None,
         gas: 0,
         started_at: Timestamp(started),
@@ -53,13 +54,50 @@ pub async fn node_runs_checkpoint(fx: &Fixture) {
     let done = NodeRun {
         status: NodeRunStatus::Succeeded,
         output: Some(json!({"ok": true, "n": [1, 2, 3]})),
+        port: Some("true".into()),
         gas: u64::from(u32::MAX) + 7,
         finished_at: Some(Timestamp(2_500)),
         ..node_run(ex, "a", 2, 2_000)
     };
     s.put_node_run(done.clone()).await.expect("replace a2");
+    // A switch's named port (Unicode and all) comes back exactly.
+    let switched = NodeRun {
+        status: NodeRunStatus::Succeeded,
+        port: Some("größe ✓ case-2".into()),
+        finished_at: Some(Timestamp(4_500)),
+        ..node_run(ex, "c", 1, 4_000)
+    };
+    s.put_node_run(switched.clone()).await.expect("c1");
     let runs = s.list_node_runs(ex).await.expect("list");
-    assert_eq!(runs, vec![failed, done, node_run(ex, "b", 1, 3_000)]);
+    assert_eq!(
+        runs,
+        vec![
+            failed.clone(),
+            done.clone(),
+            node_run(ex, "b", 1, 3_000),
+            switched
+        ]
+    );
+    assert_eq!(
+        runs.iter().map(|r| r.port.as_deref()).collect::<Vec<_>>(),
+        [None, Some("true"), None, Some("größe ✓ case-2")]
+    );
+
+    // A replacing write replaces the port too, both from None to Some and back.
+    let branched = NodeRun {
+        port: Some("false".into()),
+        ..failed.clone()
+    };
+    s.put_node_run(branched.clone()).await.expect("port set");
+    let unbranched = NodeRun {
+        port: None,
+        ..done.clone()
+    };
+    s.put_node_run(unbranched.clone())
+        .await
+        .expect("port cleared");
+    let runs = s.list_node_runs(ex).await.expect("list again");
+    assert_eq!(runs[..2], [branched, unbranched]);
 
     assert_err!(
         s.put_node_run(node_run(ExecutionId::new(), "x", 1, 1))
@@ -128,6 +166,52 @@ pub async fn delete_cascades(fx: &Fixture) {
         s.get_execution(*ex).await.expect("kept execution");
         assert_eq!(s.list_node_runs(*ex).await.expect("kept runs").len(), 1);
     }
+}
+
+/// A database created before migration 0002 (no `port` column) upgrades in place: its node runs
+/// survive and read back with no port, and new ones record theirs.
+pub async fn node_runs_port_migration_upgrades(fx: &Fixture) {
+    let s = &fx.store;
+    let wf = s.create_workflow(new_workflow("w")).await.expect("wf").id;
+    let ex = s
+        .create_execution(new_execution(wf))
+        .await
+        .expect("exec")
+        .id;
+    let before = fx.migration_rows().await;
+    // Roll the schema back to 0001 with a run already in it.
+    fx.exec_sql(
+        "ALTER TABLE node_runs DROP COLUMN port; DELETE FROM schema_migrations WHERE version = 2",
+    )
+    .await;
+    fx.exec_sql(&format!(
+        "INSERT INTO node_runs (execution_id, node_id, attempt, status, input, started_at)
+         VALUES ('{ex}', 'old', 1, 'succeeded', '{{\"k\": 1}}', 10)"
+    ))
+    .await;
+    assert_eq!(fx.migration_rows().await.len(), 1, "back at 0001");
+
+    let upgraded = fx.reopen().await.expect("reopen runs 0002");
+    assert_eq!(
+        fx.migration_rows().await,
+        before,
+        "0002 applied again, same checksum"
+    );
+    let old = NodeRun {
+        status: NodeRunStatus::Succeeded,
+        input: json!({"k": 1}),
+        ..node_run(ex, "old", 1, 10)
+    };
+    assert_eq!(
+        upgraded.list_node_runs(ex).await.expect("list"),
+        std::slice::from_ref(&old)
+    );
+    let new = NodeRun {
+        port: Some("false".into()),
+        ..node_run(ex, "new", 1, 20)
+    };
+    upgraded.put_node_run(new.clone()).await.expect("put");
+    assert_eq!(upgraded.list_node_runs(ex).await.expect("list"), [old, new]);
 }
 
 /// `Store` itself: the backend tag and a round trip.

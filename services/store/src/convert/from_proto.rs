@@ -5,8 +5,8 @@ use flowork_proto::v1 as pb;
 use flowork_storage as st;
 
 use super::{
-    Invalid, Parsed, count, job_id, json, json_opt, name, parse, parse_opt, text, text_opt,
-    timestamp, timestamp_opt,
+    Invalid, Parsed, count, job_id, json, json_opt, name, parse, parse_opt, port_opt, text,
+    text_opt, timestamp, timestamp_opt,
 };
 
 /// A page request; `None` is the first default page.
@@ -114,6 +114,7 @@ pub fn node_run(r: pb::NodeRun) -> Parsed<st::NodeRun> {
         status: parse("status", &r.status)?,
         input: json("input", r.input)?,
         output: json_opt("output", r.output)?,
+        port: port_opt("port", r.port)?,
         error: text_opt("error", r.error)?,
         gas: count("gas", r.gas)?,
         started_at: timestamp("started_at", r.started_at)?,

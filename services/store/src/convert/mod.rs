@@ -91,6 +91,24 @@ pub fn name(field: &str, s: String) -> Parsed<String> {
     text(field, s)
 }
 
+/// The longest output port name, in characters.
+pub const MAX_PORT_CHARS: usize = 64;
+
+/// An optional output port name: if present, 1 to [`MAX_PORT_CHARS`] characters, no NUL.
+pub fn port_opt(field: &str, s: Option<String>) -> Parsed<Option<String>> {
+    s.map(|s| {
+        let chars = s.chars().count();
+        if chars > MAX_PORT_CHARS {
+            return Err(Invalid::new(
+                field,
+                format!("is {chars} characters long (max {MAX_PORT_CHARS})"),
+            ));
+        }
+        name(field, s)
+    })
+    .transpose()
+}
+
 /// A required JSON value.
 pub fn json(field: &str, j: Option<pb::Json>) -> Parsed<Value> {
     match j {
@@ -200,6 +218,18 @@ mod tests {
         );
         assert_eq!(json_opt("output", None), Ok(None));
         assert_eq!(backend("backend", "postgres"), Ok(Backend::Postgres));
+    }
+
+    #[test]
+    fn ports_are_short_non_empty_text() {
+        assert_eq!(port_opt("port", None), Ok(None));
+        for ok in ["true", "false", "p", &"ü".repeat(MAX_PORT_CHARS)] {
+            assert_eq!(port_opt("port", Some(ok.into())), Ok(Some(ok.into())));
+        }
+        for bad in [String::new(), "a\0b".into(), "x".repeat(MAX_PORT_CHARS + 1)] {
+            let e = port_opt("port", Some(bad)).expect_err("refused");
+            assert_eq!(e.field, "port", "{e:?}");
+        }
     }
 
     #[test]

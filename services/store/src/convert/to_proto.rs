@@ -110,6 +110,7 @@ pub fn node_run(r: st::NodeRun) -> pb::NodeRun {
         gas: r.gas,
         started_at: r.started_at.millis(),
         finished_at: r.finished_at.map(|t| t.millis()),
+        port: r.port,
     }
 }
 

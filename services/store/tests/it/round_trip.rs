@@ -191,6 +191,8 @@ async fn executions(s: &dyn Store, wf: WorkflowId) {
             },
             input: json!({"url": "https://example.com"}),
             output: (attempt == 2).then(|| json!({"status": 200})),
+            // The taken port crosses the wire both set and unset.
+            port: (attempt == 2).then(|| "größe ✓".to_owned()),
             error: (attempt == 1).then(|| "timeout".to_owned()),
             gas: 1_000 * u64::from(attempt),
             started_at: Timestamp(1_700_000_000_000 + i64::from(attempt)),
