@@ -1,7 +1,13 @@
-//! The scheduler service: the engine ("Async Orchestrator"): triggers, queue, executor; dials out to the gateway over EngineLink. Built by issue #3.
+//! The scheduler: Flowork's engine ("Async Orchestrator", DESIGN §4).
 //!
-//! Not implemented yet. Until its issue lands it serves grpc.health.v1 for the process and
-//! nothing else, so health checks report it as `not_implemented` rather than pretending.
+//! Built so far: the [`engine`] that runs one execution of a workflow version as a DAG, with
+//! independent branches in parallel, durable checkpoints through the store, retries and
+//! timeouts; and the core [`nodes`]. Not built yet (issue #3 continues): the queue and workers,
+//! cron and webhook triggers, `core.http`/`core.wait`/`core.subworkflow`, the engine API, and the
+//! EngineLink client. Until then the service process serves health only and says so.
+
+pub mod engine;
+pub mod nodes;
 
 use std::sync::Arc;
 
@@ -9,7 +15,9 @@ use flowork_kit::entry::BoxError;
 use flowork_kit::{CancellationToken, Config, ServiceName};
 use tokio::net::TcpListener;
 
-/// Serves until `shutdown` is cancelled.
+pub use engine::{Engine, EngineError};
+
+/// Serves until `shutdown` is cancelled (health only, until the engine's service side lands).
 pub async fn start(
     _cfg: Arc<Config>,
     listener: TcpListener,

@@ -1,4 +1,4 @@
-//! `flowork-scheduler`: the scheduler service as its own process.
+//! `flowork-scheduler`: the engine as its own process.
 
 use std::process::ExitCode;
 

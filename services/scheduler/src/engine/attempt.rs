@@ -1,0 +1,137 @@
+//! One node of one execution: its attempts, each checkpointed before and after.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use flowork_model::workflow::CompiledNode;
+use flowork_model::{ExecutionId, NodeRunStatus, Timestamp};
+use flowork_storage::{NodeRun, StorageError, Store};
+use serde_json::Value;
+
+use crate::nodes::{NodeContext, NodeError, NodeHandler, NodeOutput};
+
+/// How a node ended when it did not produce an output.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The node failed for good (retries used up, or not retryable).
+    Node(NodeError),
+    /// The execution was cancelled while the node ran.
+    Cancelled,
+    /// A checkpoint could not be written; the execution can't go on durably.
+    Storage(StorageError),
+}
+
+/// Runs `node` until it succeeds or has no attempts left, starting at attempt `first`.
+pub(crate) async fn run_node(
+    store: Arc<dyn Store>,
+    handler: Option<Arc<dyn NodeHandler>>,
+    exec: ExecutionId,
+    node: &CompiledNode,
+    cx: NodeContext,
+    first: u32,
+) -> Result<NodeOutput, Failure> {
+    // A resumed node gets at least one attempt: a crash mid-run is not the node's failure.
+    let last = node.retry.max_attempts.max(first);
+    let mut attempt = first;
+    loop {
+        let started_at = Timestamp::now();
+        let mut run = NodeRun {
+            execution_id: exec,
+            node_id: node.id.clone(),
+            attempt,
+            status: NodeRunStatus::Running,
+            input: cx.input.clone(),
+            output: None,
+            port: None,
+            error: None,
+            gas: 0,
+            started_at,
+            finished_at: None,
+        };
+        store
+            .put_node_run(run.clone())
+            .await
+            .map_err(Failure::Storage)?;
+        let result = tokio::select! {
+            () = cx.cancel.cancelled() => return Err(Failure::Cancelled),
+            r = call(handler.as_deref(), node, &cx) => r,
+        };
+        run.finished_at = Some(Timestamp::now());
+        match result {
+            Ok(out) => {
+                run.status = NodeRunStatus::Succeeded;
+                run.output = Some(out.value.clone());
+                run.port = out.port.clone();
+                store.put_node_run(run).await.map_err(Failure::Storage)?;
+                return Ok(out);
+            }
+            Err(e) => {
+                run.status = NodeRunStatus::Failed;
+                run.error = Some(e.to_string());
+                store.put_node_run(run).await.map_err(Failure::Storage)?;
+                if !e.is_retryable() || attempt >= last {
+                    return Err(Failure::Node(e));
+                }
+                tracing::debug!(node = %node.id, attempt, error = %e, "node failed; retrying");
+                tokio::select! {
+                    () = cx.cancel.cancelled() => return Err(Failure::Cancelled),
+                    () = tokio::time::sleep(backoff(node, attempt - first + 1)) => {}
+                }
+                attempt += 1;
+            }
+        }
+    }
+}
+
+async fn call(
+    handler: Option<&dyn NodeHandler>,
+    node: &CompiledNode,
+    cx: &NodeContext,
+) -> Result<NodeOutput, NodeError> {
+    let Some(handler) = handler else {
+        return Err(NodeError::Fatal(format!(
+            "{} is not implemented in this engine yet",
+            node.kind
+        )));
+    };
+    match node.timeout {
+        Some(limit) => tokio::time::timeout(limit, handler.run(node, cx))
+            .await
+            .unwrap_or_else(|_| {
+                Err(NodeError::Retryable(format!(
+                    "timed out after {} ms",
+                    limit.as_millis()
+                )))
+            }),
+        None => handler.run(node, cx).await,
+    }
+}
+
+/// Exponential: `backoff_ms * 2^(n-1)`, capped at `max_backoff_ms`.
+fn backoff(node: &CompiledNode, failures: u32) -> Duration {
+    let factor = 2u64.saturating_pow(failures.saturating_sub(1));
+    let ms = node
+        .retry
+        .backoff_ms
+        .saturating_mul(factor)
+        .min(node.retry.max_backoff_ms);
+    Duration::from_millis(ms)
+}
+
+/// The record of a node skipped on a branch not taken.
+pub(crate) fn skipped(exec: ExecutionId, node: &CompiledNode) -> NodeRun {
+    let now = Timestamp::now();
+    NodeRun {
+        execution_id: exec,
+        node_id: node.id.clone(),
+        attempt: 1,
+        status: NodeRunStatus::Skipped,
+        input: Value::Null,
+        output: None,
+        port: None,
+        error: None,
+        gas: 0,
+        started_at: now,
+        finished_at: Some(now),
+    }
+}

@@ -1,0 +1,136 @@
+//! The executor: runs (or resumes) one execution of a workflow version.
+//!
+//! Each node run is checkpointed through the store before its dependants start, so a worker that
+//! dies leaves a record another worker resumes from; nodes that succeeded never run again.
+
+mod attempt;
+mod run;
+mod scope;
+mod state;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use flowork_model::workflow::{Catalog, CompiledWorkflow, ValidationErrors, WorkflowDoc, compile};
+use flowork_model::{ExecutionId, WorkflowId};
+use flowork_storage::{Execution, StorageError, Store};
+use tokio_util::sync::CancellationToken;
+
+use crate::nodes::Registry;
+
+/// Why the engine could not run an execution (a node failing is not one: that is a result).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The stored version does not hold a valid workflow.
+    #[error("workflow {workflow} version {version} is invalid: {errors}")]
+    Invalid {
+        workflow: WorkflowId,
+        version: u32,
+        errors: ValidationErrors,
+    },
+    /// The execution already finished.
+    #[error("execution {0} already finished")]
+    Finished(ExecutionId),
+}
+
+/// Runs executions against a store. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    catalog: Catalog,
+    nodes: Registry,
+    // Versions are immutable, so a compiled version never goes stale.
+    compiled: Mutex<HashMap<(WorkflowId, u32), Arc<CompiledWorkflow>>>,
+}
+
+impl Engine {
+    /// An engine with the built-in nodes.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self::with_nodes(store, Catalog::builtin(), Registry::builtin())
+    }
+
+    /// An engine with extra node types (their specs in `catalog`, their behaviour in `nodes`).
+    pub fn with_nodes(store: Arc<dyn Store>, catalog: Catalog, nodes: Registry) -> Self {
+        let compiled = Mutex::new(HashMap::new());
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                catalog,
+                nodes,
+                compiled,
+            }),
+        }
+    }
+
+    /// The store executions are checkpointed in.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The node catalog workflows are validated against.
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    /// A version of a workflow, compiled once and cached.
+    pub async fn compiled(
+        &self,
+        workflow: WorkflowId,
+        version: u32,
+    ) -> Result<Arc<CompiledWorkflow>, EngineError> {
+        if let Some(wf) = self.cached(workflow, version) {
+            return Ok(wf);
+        }
+        let record = self
+            .inner
+            .store
+            .get_version(workflow, version)
+            .await?
+            .record;
+        let invalid = |errors| EngineError::Invalid {
+            workflow,
+            version,
+            errors,
+        };
+        let body = record.get("workflow").cloned().unwrap_or(record);
+        let doc = WorkflowDoc::from_value(body).map_err(|e| invalid(e.into()))?;
+        let wf = Arc::new(compile(doc, &self.inner.catalog).map_err(invalid)?);
+        if let Ok(mut cache) = self.inner.compiled.lock() {
+            cache.insert((workflow, version), wf.clone());
+        }
+        Ok(wf)
+    }
+
+    fn cached(&self, workflow: WorkflowId, version: u32) -> Option<Arc<CompiledWorkflow>> {
+        self.inner
+            .compiled
+            .lock()
+            .ok()?
+            .get(&(workflow, version))
+            .cloned()
+    }
+
+    /// Runs an execution to its end (or resumes it from its checkpoints) and returns it finished.
+    /// Cancelling `cancel` stops it with status `cancelled`.
+    pub async fn run(
+        &self,
+        id: ExecutionId,
+        cancel: CancellationToken,
+    ) -> Result<Execution, EngineError> {
+        let exec = self.inner.store.get_execution(id).await?;
+        if exec.status.is_terminal() {
+            return Err(EngineError::Finished(id));
+        }
+        let wf = self.compiled(exec.workflow_id, exec.version).await?;
+        run::Run::new(self.clone(), wf, exec, cancel)
+            .await?
+            .drive()
+            .await
+    }
+}

@@ -1,0 +1,272 @@
+//! Driving one execution: start ready nodes concurrently, checkpoint, move on, finish.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use flowork_model::workflow::CompiledWorkflow;
+use flowork_model::{ExecutionStatus, NodeRunStatus};
+use flowork_storage::{Execution, ExecutionUpdate};
+use serde_json::Value;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::attempt::{Failure, run_node, skipped};
+use super::state::{NodeState, Readiness, input_of, readiness};
+use super::{Engine, EngineError, scope};
+use crate::nodes::{NodeContext, NodeOutput};
+
+type Finished = (usize, Result<NodeOutput, Failure>);
+
+/// The state of one execution being driven by this worker.
+pub(crate) struct Run {
+    engine: Engine,
+    wf: Arc<CompiledWorkflow>,
+    exec: Execution,
+    cancel: CancellationToken,
+    states: Vec<NodeState>,
+    /// The attempt number each node starts at (past 1 when resuming).
+    next_attempt: Vec<u32>,
+    /// The root node that receives the execution's input; other trigger roots are skipped.
+    start: Vec<bool>,
+    last_output: Option<Value>,
+    response: Option<Value>,
+}
+
+impl Run {
+    /// Prepares a run, restoring whatever checkpoints the execution already has.
+    pub(crate) async fn new(
+        engine: Engine,
+        wf: Arc<CompiledWorkflow>,
+        exec: Execution,
+        cancel: CancellationToken,
+    ) -> Result<Self, EngineError> {
+        let n = wf.nodes.len();
+        let mut states = vec![NodeState::Pending; n];
+        let mut next_attempt = vec![1; n];
+        let mut latest: HashMap<String, flowork_storage::NodeRun> = HashMap::new();
+        for run in engine.store().list_node_runs(exec.id).await? {
+            if latest
+                .get(&run.node_id)
+                .is_none_or(|r| r.attempt <= run.attempt)
+            {
+                latest.insert(run.node_id.clone(), run);
+            }
+        }
+        for (i, node) in wf.nodes.iter().enumerate() {
+            let Some(run) = latest.remove(&node.id) else {
+                continue;
+            };
+            match run.status {
+                NodeRunStatus::Succeeded => {
+                    states[i] = NodeState::Done {
+                        output: run.output.unwrap_or(Value::Null),
+                        port: run.port,
+                    }
+                }
+                NodeRunStatus::Skipped => states[i] = NodeState::Skipped,
+                NodeRunStatus::Running | NodeRunStatus::Failed => next_attempt[i] = run.attempt + 1,
+            }
+        }
+        let start = start_nodes(&wf, &exec.trigger);
+        Ok(Self {
+            engine,
+            wf,
+            exec,
+            cancel,
+            states,
+            next_attempt,
+            start,
+            last_output: None,
+            response: None,
+        })
+    }
+
+    /// Runs to the end and records the outcome on the execution.
+    pub(crate) async fn drive(mut self) -> Result<Execution, EngineError> {
+        let store = self.engine.store().clone();
+        let running = ExecutionUpdate {
+            status: ExecutionStatus::Running,
+            output: None,
+            error: None,
+        };
+        self.exec = store.update_execution(self.exec.id, running).await?;
+        let outcome = match self.wf.timeout() {
+            Some(limit) => match tokio::time::timeout(limit, self.advance()).await {
+                Ok(r) => r,
+                Err(_) => Err(Failure::Node(crate::nodes::NodeError::Fatal(format!(
+                    "the workflow timed out after {} ms",
+                    limit.as_millis()
+                )))),
+            },
+            None => self.advance().await,
+        };
+        let update = match outcome {
+            Ok(()) => ExecutionUpdate {
+                status: ExecutionStatus::Succeeded,
+                output: self.response.take().or(self.last_output.take()),
+                error: None,
+            },
+            Err(Failure::Cancelled) => ExecutionUpdate {
+                status: ExecutionStatus::Cancelled,
+                output: None,
+                error: Some("cancelled".into()),
+            },
+            Err(Failure::Node(e)) => ExecutionUpdate {
+                status: ExecutionStatus::Failed,
+                output: None,
+                error: Some(e.to_string()),
+            },
+            Err(Failure::Storage(e)) => return Err(e.into()),
+        };
+        Ok(store.update_execution(self.exec.id, update).await?)
+    }
+
+    /// Starts every node whose parents are settled, until none is left.
+    async fn advance(&mut self) -> Result<(), Failure> {
+        let mut tasks: JoinSet<Finished> = JoinSet::new();
+        let inflight = self.cancel.child_token();
+        self.schedule(&mut tasks, &inflight).await?;
+        while let Some(joined) = tasks.join_next().await {
+            let (i, result) = joined.map_err(|e| {
+                Failure::Node(crate::nodes::NodeError::Fatal(format!(
+                    "node task failed: {e}"
+                )))
+            })?;
+            match result {
+                Ok(out) => self.finish(i, out),
+                Err(failure) => {
+                    // Stop the other branches; their checkpoints stay for a later replay.
+                    inflight.cancel();
+                    while tasks.join_next().await.is_some() {}
+                    return Err(match failure {
+                        Failure::Node(e) => Failure::Node(crate::nodes::NodeError::Fatal(format!(
+                            "node {:?} failed: {e}",
+                            self.wf.nodes[i].id
+                        ))),
+                        other => other,
+                    });
+                }
+            }
+            self.schedule(&mut tasks, &inflight).await?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, i: usize, out: NodeOutput) {
+        if self.wf.nodes[i].kind == "core.respond" {
+            self.response = Some(out.value.clone());
+        }
+        self.last_output = Some(out.value.clone());
+        self.states[i] = NodeState::Done {
+            output: out.value,
+            port: out.port,
+        };
+    }
+
+    /// One pass in topological order settles every skip cascade, since parents come first.
+    async fn schedule(
+        &mut self,
+        tasks: &mut JoinSet<Finished>,
+        cancel: &CancellationToken,
+    ) -> Result<(), Failure> {
+        let wf = self.wf.clone();
+        for &i in &wf.graph.order {
+            if self.states[i] != NodeState::Pending {
+                continue;
+            }
+            let live = if wf.graph.parents[i].is_empty() {
+                if self.start[i] {
+                    Readiness::Run(Vec::new())
+                } else {
+                    Readiness::Skip
+                }
+            } else {
+                readiness(&wf, &self.states, i)
+            };
+            match live {
+                Readiness::Waiting => {}
+                Readiness::Skip => {
+                    let record = skipped(self.exec.id, &wf.nodes[i]);
+                    self.engine
+                        .store()
+                        .put_node_run(record)
+                        .await
+                        .map_err(Failure::Storage)?;
+                    self.states[i] = NodeState::Skipped;
+                }
+                Readiness::Run(live) => self.spawn(tasks, cancel, i, &live),
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn(
+        &mut self,
+        tasks: &mut JoinSet<Finished>,
+        cancel: &CancellationToken,
+        i: usize,
+        live: &[(usize, Value)],
+    ) {
+        let wf = &self.wf;
+        let input = if live.is_empty() {
+            self.exec.input.clone()
+        } else {
+            input_of(wf, live)
+        };
+        let trigger = self.trigger_output();
+        let node = &wf.nodes[i];
+        let cx = NodeContext {
+            scope: scope::build(wf, node, &self.states, &input, &trigger, &self.exec),
+            parents: live
+                .iter()
+                .map(|(p, v)| (wf.nodes[*p].id.clone(), v.clone()))
+                .collect(),
+            input,
+            cancel: cancel.clone(),
+        };
+        let (store, wf, exec, first) = (
+            self.engine.store().clone(),
+            wf.clone(),
+            self.exec.id,
+            self.next_attempt[i],
+        );
+        let handler = self.engine.inner.nodes.get(&node.kind).cloned();
+        self.states[i] = NodeState::Running;
+        tasks.spawn(async move {
+            (
+                i,
+                run_node(store, handler, exec, &wf.nodes[i], cx, first).await,
+            )
+        });
+    }
+
+    /// The output of the trigger that started the execution (its input, when none ran yet).
+    fn trigger_output(&self) -> Value {
+        self.wf
+            .nodes
+            .iter()
+            .zip(&self.states)
+            .find_map(|(n, s)| match s {
+                NodeState::Done { output, .. } if n.trigger => Some(output.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| self.exec.input.clone())
+    }
+}
+
+/// Which roots receive the input: the root named by the execution's `trigger`, if it names one;
+/// else every `trigger.manual` and every non-trigger root (a run from the API).
+fn start_nodes(wf: &CompiledWorkflow, trigger: &str) -> Vec<bool> {
+    let named = wf
+        .index_of(trigger)
+        .filter(|i| wf.graph.parents[*i].is_empty());
+    (0..wf.nodes.len())
+        .map(|i| match named {
+            Some(n) => i == n,
+            None => {
+                let node = &wf.nodes[i];
+                wf.graph.parents[i].is_empty() && (!node.trigger || node.kind == "trigger.manual")
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,114 @@
+//! Node behaviour: one [`NodeHandler`] per node type, looked up by type name.
+
+mod core;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use flowork_expr::Context;
+use flowork_model::workflow::{CompiledNode, Param};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+/// What a node run sees.
+pub struct NodeContext {
+    /// The node's input: its live parent's output, or an object keyed by parent id.
+    pub input: Value,
+    /// Live parents' outputs in edge order (for `core.merge`).
+    pub parents: Vec<(String, Value)>,
+    /// `{input, nodes, trigger, execution, env}`, converted once for every expression.
+    pub scope: Context,
+    /// Cancelled when the execution is cancelled or times out.
+    pub cancel: CancellationToken,
+}
+
+/// What a node produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeOutput {
+    pub value: Value,
+    /// The output port taken, for nodes that have several.
+    pub port: Option<String>,
+}
+
+impl NodeOutput {
+    /// An output on the node's only port.
+    pub fn main(value: Value) -> Self {
+        Self { value, port: None }
+    }
+}
+
+/// Why a node run failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NodeError {
+    /// May succeed on retry (network, timeouts, runtime errors).
+    #[error("{0}")]
+    Retryable(String),
+    /// Retrying cannot help (`core.fail`, a missing implementation).
+    #[error("{0}")]
+    Fatal(String),
+}
+
+impl NodeError {
+    /// Whether another attempt may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Retryable(_))
+    }
+}
+
+/// The behaviour of one node type.
+#[async_trait]
+pub trait NodeHandler: Send + Sync {
+    async fn run(&self, node: &CompiledNode, cx: &NodeContext) -> Result<NodeOutput, NodeError>;
+}
+
+/// Handlers by node type.
+#[derive(Clone, Default)]
+pub struct Registry {
+    handlers: HashMap<String, Arc<dyn NodeHandler>>,
+}
+
+impl Registry {
+    /// The built-in nodes this engine implements.
+    pub fn builtin() -> Self {
+        let mut r = Self::default();
+        core::register(&mut r);
+        r
+    }
+
+    /// Adds (or replaces) the handler of a node type.
+    pub fn register(&mut self, kind: &str, handler: Arc<dyn NodeHandler>) {
+        self.handlers.insert(kind.to_owned(), handler);
+    }
+
+    /// The handler of a node type.
+    pub fn get(&self, kind: &str) -> Option<&Arc<dyn NodeHandler>> {
+        self.handlers.get(kind)
+    }
+}
+
+/// Evaluates a compiled parameter against the node's scope.
+pub fn eval(param: &Param, scope: &Context) -> Result<Value, NodeError> {
+    let runtime = |e: flowork_expr::ExprError| NodeError::Retryable(e.to_string());
+    match param {
+        Param::Literal(v) => Ok(v.clone()),
+        Param::Expr(p) => p.run_ctx(scope).map_err(runtime),
+        Param::Template(t) => t.render_ctx(scope).map_err(runtime),
+        Param::TemplateMap(parts) => {
+            let mut out = serde_json::Map::new();
+            for (k, t) in parts {
+                let v = t.render_ctx(scope).map_err(runtime)?;
+                out.insert(k.clone(), v);
+            }
+            Ok(Value::Object(out))
+        }
+        Param::List(_) => Err(NodeError::Fatal(
+            "a list parameter has no single value".into(),
+        )),
+    }
+}
+
+/// jq truthiness: everything but `false` and `null` is true.
+pub fn truthy(v: &Value) -> bool {
+    !matches!(v, Value::Null | Value::Bool(false))
+}
