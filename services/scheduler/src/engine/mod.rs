@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use flowork_model::workflow::{Catalog, CompiledWorkflow, ValidationErrors, WorkflowDoc, compile};
 use flowork_model::{ExecutionId, WorkflowId};
 use flowork_storage::{Execution, StorageError, Store};
+use flowork_vault::Vault;
 use tokio_util::sync::CancellationToken;
 
 use crate::nodes::Registry;
@@ -45,6 +46,7 @@ struct Inner {
     store: Arc<dyn Store>,
     catalog: Catalog,
     nodes: Registry,
+    vault: Option<Arc<Vault>>,
     // Versions are immutable, so a compiled version never goes stale.
     compiled: Mutex<HashMap<(WorkflowId, u32), Arc<CompiledWorkflow>>>,
 }
@@ -58,13 +60,29 @@ impl Engine {
     /// An engine with extra node types (their specs in `catalog`, their behaviour in `nodes`).
     pub fn with_nodes(store: Arc<dyn Store>, catalog: Catalog, nodes: Registry) -> Self {
         let compiled = Mutex::new(HashMap::new());
+        let inner = Inner {
+            store,
+            catalog,
+            nodes,
+            vault: None,
+            compiled,
+        };
         Self {
-            inner: Arc::new(Inner {
-                store,
-                catalog,
-                nodes,
-                compiled,
-            }),
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The same engine, with a vault for nodes that use credentials.
+    pub fn with_vault(self, vault: Arc<Vault>) -> Self {
+        let inner = Inner {
+            store: self.inner.store.clone(),
+            catalog: self.inner.catalog.clone(),
+            nodes: self.inner.nodes.clone(),
+            vault: Some(vault),
+            compiled: Mutex::new(HashMap::new()),
+        };
+        Self {
+            inner: Arc::new(inner),
         }
     }
 

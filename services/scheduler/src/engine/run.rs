@@ -223,6 +223,7 @@ impl Run {
                 .collect(),
             input,
             cancel: cancel.clone(),
+            vault: self.engine.inner.vault.clone(),
         };
         let (store, wf, exec, first) = (
             self.engine.store().clone(),

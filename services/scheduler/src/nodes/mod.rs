@@ -8,6 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use flowork_expr::Context;
 use flowork_model::workflow::{CompiledNode, Param};
+use flowork_vault::Vault;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +22,8 @@ pub struct NodeContext {
     pub scope: Context,
     /// Cancelled when the execution is cancelled or times out.
     pub cancel: CancellationToken,
+    /// The credentials vault, when the engine has one (nodes reveal secrets by name from it).
+    pub vault: Option<Arc<Vault>>,
 }
 
 /// What a node produced.
