@@ -31,6 +31,9 @@ pub struct Problem {
     /// The workflow node at fault, when one is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+    /// Every error, when there are several (validation reports them all at once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<serde_json::Value>,
 }
 
 impl Problem {
@@ -43,6 +46,7 @@ impl Problem {
             detail: detail.into(),
             field: None,
             node: None,
+            errors: Vec::new(),
         }
     }
 
@@ -65,6 +69,17 @@ impl Problem {
     /// 503.
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
+    }
+
+    /// 422: the request is well-formed but its content is invalid.
+    pub fn unprocessable(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", detail)
+    }
+
+    /// Names the workflow node at fault.
+    pub fn with_node(mut self, node: impl Into<String>) -> Self {
+        self.node = Some(node.into());
+        self
     }
 
     /// Names the request field at fault.

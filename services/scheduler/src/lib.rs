@@ -6,8 +6,11 @@
 //! cron and webhook triggers, `core.http`/`core.wait`/`core.subworkflow`, the engine API, and the
 //! EngineLink client. Until then the service process serves health only and says so.
 
+pub mod api;
 pub mod engine;
 pub mod nodes;
+pub mod runner;
+pub mod versions;
 
 use std::sync::Arc;
 
@@ -16,6 +19,7 @@ use flowork_kit::{CancellationToken, Config, ServiceName};
 use tokio::net::TcpListener;
 
 pub use engine::{Engine, EngineError};
+pub use runner::{Runner, StartRequest};
 
 /// Serves until `shutdown` is cancelled (health only, until the engine's service side lands).
 pub async fn start(

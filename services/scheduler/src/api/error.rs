@@ -1,0 +1,30 @@
+//! Engine errors to problem JSON, once, at the edge.
+
+use flowork_kit::Problem;
+use flowork_model::workflow::ValidationErrors;
+use serde_json::json;
+
+use crate::engine::EngineError;
+
+/// 422 naming the first error's node and field, with every error in `errors`.
+pub(crate) fn invalid(errors: &ValidationErrors) -> Problem {
+    let mut p = Problem::unprocessable(errors.first().map(ToString::to_string).unwrap_or_default());
+    if let Some(first) = errors.first() {
+        p.field = first.field.clone();
+        p.node = first.node.clone();
+    }
+    p.errors = errors.0.iter().map(|e| json!(e)).collect();
+    p
+}
+
+impl From<EngineError> for Problem {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Storage(s) => s.into(),
+            EngineError::Invalid { errors, .. } => invalid(&errors),
+            EngineError::Finished(id) => {
+                Problem::conflict(format!("execution {id} already finished"))
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! The engine API (DESIGN §3): an axum Router served over EngineLink by the gateway, and directly
+//! on loopback for tests. Every handler carries a utoipa annotation; the document is served at
+//! `/api/openapi.json`.
+
+mod error;
+mod executions;
+mod input;
+mod nodes;
+mod views;
+mod workflows;
+
+use axum::Json;
+use axum::routing::get;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::runner::Runner;
+
+pub use views::{ExecutionView, NodeRunView, WorkflowView};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Flowork engine API", description = "Workflows, executions and the node catalog of one engine."),
+    tags(
+        (name = "workflows", description = "Create, read, update and delete workflows; run them"),
+        (name = "executions", description = "Execution history with every node run"),
+        (name = "nodes", description = "The node catalog with parameter schemas")
+    )
+)]
+struct ApiDoc;
+
+/// The engine's routes (`/api/v1/...`) plus `/api/openapi.json`.
+pub fn router(runner: Runner) -> axum::Router {
+    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(workflows::create, workflows::list))
+        .routes(routes!(
+            workflows::get,
+            workflows::update,
+            workflows::delete
+        ))
+        .routes(routes!(workflows::run))
+        .routes(routes!(executions::list))
+        .routes(routes!(executions::get))
+        .routes(routes!(executions::cancel))
+        .routes(routes!(nodes::list))
+        .with_state(runner)
+        .split_for_parts();
+    router
+        .route("/api/openapi.json", get(move || async move { Json(doc) }))
+        .fallback(|| async { flowork_kit::Problem::not_found("no such route") })
+}
+
+/// The OpenAPI document, for the drift check and clients.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    OpenApiRouter::<Runner>::with_openapi(ApiDoc::openapi())
+        .routes(routes!(workflows::create, workflows::list))
+        .routes(routes!(
+            workflows::get,
+            workflows::update,
+            workflows::delete
+        ))
+        .routes(routes!(workflows::run))
+        .routes(routes!(executions::list))
+        .routes(routes!(executions::get))
+        .routes(routes!(executions::cancel))
+        .routes(routes!(nodes::list))
+        .into_openapi()
+}

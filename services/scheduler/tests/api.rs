@@ -1,0 +1,299 @@
+//! The engine API over real HTTP on loopback, over a real SQLite store.
+
+use std::time::Duration;
+
+use flowork_scheduler::{Engine, Runner};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+struct Api {
+    _dir: tempfile::TempDir,
+    base: String,
+    http: reqwest::Client,
+}
+
+async fn api() -> Api {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("f.db").display());
+    let store = flowork_storage::connect(&url, 4).await.expect("store");
+    let runner = Runner::new(Engine::new(store), CancellationToken::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let app = flowork_scheduler::api::router(runner);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Api {
+        _dir: dir,
+        base,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+}
+
+fn orders() -> Value {
+    json!({"name": "Orders over 100",
+      "nodes": [
+        {"id": "start", "type": "trigger.manual"},
+        {"id": "total", "type": "core.set", "params": {"value": "{order: .input.id, total: (.input.items | map(.price) | add)}"}},
+        {"id": "big", "type": "core.if", "params": {"condition": ".input.total > 100"}},
+        {"id": "yes", "type": "core.set", "params": {"value": "{big: .input.order}"}}],
+      "edges": [{"from": "start", "to": "total"}, {"from": "total", "to": "big"}, {"from": "big", "port": "true", "to": "yes"}]})
+}
+
+#[tokio::test]
+async fn create_run_and_inspect_a_workflow() {
+    let api = api().await;
+    let (code, wf) = api
+        .call(reqwest::Method::POST, "/api/v1/workflows", Some(orders()))
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{wf}");
+    assert_eq!(wf["version"], 1);
+    let id = wf["id"].as_str().expect("id").to_owned();
+
+    let input = json!({"id": 7, "items": [{"price": 80}, {"price": 70}]});
+    let (code, exec) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/workflows/{id}/run?wait=true"),
+            Some(input),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{exec}");
+    assert_eq!(exec["status"], "succeeded");
+    assert_eq!(exec["output"], json!({"big": 7}));
+
+    let ex = exec["id"].as_str().expect("id");
+    let (code, detail) = api
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/executions/{ex}"),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    let runs = detail["node_runs"].as_array().expect("node runs");
+    assert_eq!(runs.len(), 4);
+    let big = runs.iter().find(|r| r["node_id"] == "big").expect("big");
+    assert_eq!(
+        (big["status"].as_str(), big["port"].as_str()),
+        (Some("succeeded"), Some("true"))
+    );
+
+    let (code, list) = api
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/executions?workflow_id={id}&status=succeeded"),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+
+    // Asynchronous run: 202 at once, then it finishes.
+    let (code, exec) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/workflows/{id}/run"),
+            Some(json!({"id": 1, "items": []})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{exec}");
+    let ex = exec["id"].as_str().expect("id").to_owned();
+    let mut status = String::new();
+    for _ in 0..100 {
+        let (_, e) = api
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/executions/{ex}"),
+                None,
+            )
+            .await;
+        status = e["status"].as_str().unwrap_or_default().to_owned();
+        if status == "succeeded" || status == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // An empty `add` is null, `null > 100` is false, so `yes` is skipped and the run succeeds.
+    assert_eq!(status, "succeeded");
+}
+
+#[tokio::test]
+async fn versions_chain_and_stale_edits_conflict() {
+    let api = api().await;
+    let (_, wf) = api
+        .call(reqwest::Method::POST, "/api/v1/workflows", Some(orders()))
+        .await;
+    let id = wf["id"].as_str().expect("id").to_owned();
+    let mut edited = orders();
+    edited["name"] = json!("Renamed");
+    let res = api
+        .http
+        .put(format!("{}/api/v1/workflows/{id}", api.base))
+        .header("if-match", "1")
+        .json(&edited)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = api
+        .http
+        .put(format!("{}/api/v1/workflows/{id}", api.base))
+        .header("if-match", "1")
+        .json(&edited)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(
+        res.status(),
+        StatusCode::CONFLICT,
+        "someone saved version 2 first"
+    );
+    let (_, got) = api
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/workflows/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (got["name"].as_str(), got["version"].as_u64()),
+        (Some("Renamed"), Some(2))
+    );
+    assert_eq!(got["workflow"]["name"], "Renamed");
+}
+
+#[tokio::test]
+async fn bad_input_gets_problem_json_naming_the_field() {
+    let api = api().await;
+    let mut bad = orders();
+    bad["nodes"][1]["params"]["value"] = json!("{order: .input.id");
+    let (code, p) = api
+        .call(reqwest::Method::POST, "/api/v1/workflows", Some(bad))
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(
+        (p["node"].as_str(), p["field"].as_str()),
+        (Some("total"), Some("params.value")),
+        "{p}"
+    );
+    assert!(p["errors"].as_array().is_some_and(|e| !e.is_empty()));
+
+    let res = api
+        .http
+        .post(format!("{}/api/v1/workflows", api.base))
+        .body("{not json")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+
+    for (path, field) in [
+        ("/api/v1/workflows/nope", "id"),
+        ("/api/v1/executions/wf_nope", "id"),
+        ("/api/v1/executions?status=bogus", "status"),
+        ("/api/v1/executions?limit=-1", "limit"),
+    ] {
+        let (code, p) = api.call(reqwest::Method::GET, path, None).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{path}: {p}");
+        assert_eq!(p["field"], field, "{path}: {p}");
+    }
+    let missing = flowork_model::WorkflowId::new();
+    let (code, _) = api
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/workflows/{missing}"),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    let (code, _) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/workflows/{missing}/run"),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn yaml_workflows_catalog_and_openapi() {
+    let api = api().await;
+    let yaml = "name: Hello\nnodes:\n  - id: start\n    type: trigger.manual\n  - id: hi\n    type: core.set\n    params: {value: '\"hi \\(.input.name)\"'}\nedges: [{from: start, to: hi}]\n";
+    let res = api
+        .http
+        .post(format!("{}/api/v1/workflows", api.base))
+        .header("content-type", "application/yaml")
+        .body(yaml)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let id = res.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (_, exec) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/workflows/{id}/run?wait=true"),
+            Some(json!({"name": "Ada"})),
+        )
+        .await;
+    assert_eq!(exec["output"], "hi Ada");
+
+    let (code, nodes) = api.call(reqwest::Method::GET, "/api/v1/nodes", None).await;
+    assert_eq!(code, StatusCode::OK);
+    let http = nodes
+        .as_array()
+        .and_then(|n| n.iter().find(|n| n["type"] == "core.http"))
+        .expect("core.http");
+    assert_eq!(
+        http["params_schema"]["properties"]["url"]["x-flowork-template"],
+        true
+    );
+
+    let (code, doc) = api
+        .call(reqwest::Method::GET, "/api/openapi.json", None)
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    for path in [
+        "/api/v1/workflows",
+        "/api/v1/workflows/{id}",
+        "/api/v1/workflows/{id}/run",
+        "/api/v1/executions",
+        "/api/v1/executions/{id}",
+        "/api/v1/executions/{id}/cancel",
+        "/api/v1/nodes",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+}
