@@ -14,10 +14,20 @@ struct Api {
 }
 
 async fn api() -> Api {
+    serve(false).await
+}
+
+async fn serve(with_vault: bool) -> Api {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("f.db").display());
     let store = flowork_storage::connect(&url, 4).await.expect("store");
-    let runner = Runner::new(Engine::new(store), CancellationToken::new());
+    let mut engine = Engine::new(store.clone());
+    if with_vault {
+        let key = flowork_vault::MasterKey::generate().expect("key");
+        let vault = flowork_vault::Vault::open(store, key).await.expect("vault");
+        engine = engine.with_vault(std::sync::Arc::new(vault));
+    }
+    let runner = Runner::new(engine, CancellationToken::new());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -296,4 +306,90 @@ async fn yaml_workflows_catalog_and_openapi() {
             "{path} missing from the OpenAPI document"
         );
     }
+}
+
+#[tokio::test]
+async fn credentials_are_write_only() {
+    let api = serve(true).await;
+    let secret = "s3cr3t-token-value";
+    let body =
+        json!({"name": "github", "kind": "bearer", "secret": {"type": "bearer", "token": secret}});
+    let (code, created) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/credentials",
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        (created["name"].as_str(), created["kind"].as_str()),
+        (Some("github"), Some("bearer"))
+    );
+    let (code, dup) = api
+        .call(reqwest::Method::POST, "/api/v1/credentials", Some(body))
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT, "{dup}");
+    let mut seen = vec![created, dup];
+    for path in ["/api/v1/credentials", "/api/v1/credentials/github"] {
+        let (code, v) = api.call(reqwest::Method::GET, path, None).await;
+        assert_eq!(code, StatusCode::OK);
+        seen.push(v);
+    }
+    let (code, v) = api
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/credentials/github",
+            Some(json!({"secret": {"type": "bearer", "token": "new-secret-value"}})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    seen.push(v);
+    for v in &seen {
+        let text = v.to_string();
+        assert!(
+            !text.contains(secret)
+                && !text.contains("new-secret-value")
+                && !text.contains("sealed"),
+            "{text}"
+        );
+    }
+    let (code, p) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/credentials",
+            Some(json!({"name": "bad name!", "kind": "bearer", "secret": {}})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(p["field"], "name", "{p}");
+    let (code, p) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/credentials",
+            Some(json!({"name": "x", "kind": "bearer"})),
+        )
+        .await;
+    assert_eq!(
+        (code, p["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("secret"))
+    );
+    let (code, _) = api
+        .call(reqwest::Method::DELETE, "/api/v1/credentials/github", None)
+        .await;
+    assert_eq!(code, StatusCode::NO_CONTENT);
+    let (code, _) = api
+        .call(reqwest::Method::GET, "/api/v1/credentials/github", None)
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+
+    let (code, p) = api_without_vault_lists_credentials().await;
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{p}");
+}
+
+async fn api_without_vault_lists_credentials() -> (StatusCode, Value) {
+    api()
+        .await
+        .call(reqwest::Method::GET, "/api/v1/credentials", None)
+        .await
 }

@@ -2,6 +2,7 @@
 //! on loopback for tests. Every handler carries a utoipa annotation; the document is served at
 //! `/api/openapi.json`.
 
+mod credentials;
 mod error;
 mod executions;
 mod input;
@@ -25,14 +26,14 @@ pub use views::{ExecutionView, NodeRunView, WorkflowView};
     tags(
         (name = "workflows", description = "Create, read, update and delete workflows; run them"),
         (name = "executions", description = "Execution history with every node run"),
-        (name = "nodes", description = "The node catalog with parameter schemas")
+        (name = "nodes", description = "The node catalog with parameter schemas"),
+        (name = "credentials", description = "Write-only secrets, sealed in the vault")
     )
 )]
 struct ApiDoc;
 
-/// The engine's routes (`/api/v1/...`) plus `/api/openapi.json`.
-pub fn router(runner: Runner) -> axum::Router {
-    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+fn routes() -> OpenApiRouter<Runner> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(workflows::create, workflows::list))
         .routes(routes!(
             workflows::get,
@@ -43,9 +44,18 @@ pub fn router(runner: Runner) -> axum::Router {
         .routes(routes!(executions::list))
         .routes(routes!(executions::get))
         .routes(routes!(executions::cancel))
+        .routes(routes!(credentials::list, credentials::create))
+        .routes(routes!(
+            credentials::get,
+            credentials::update,
+            credentials::delete
+        ))
         .routes(routes!(nodes::list))
-        .with_state(runner)
-        .split_for_parts();
+}
+
+/// The engine's routes (`/api/v1/...`) plus `/api/openapi.json`.
+pub fn router(runner: Runner) -> axum::Router {
+    let (router, doc) = routes().with_state(runner).split_for_parts();
     router
         .route("/api/openapi.json", get(move || async move { Json(doc) }))
         .fallback(|| async { flowork_kit::Problem::not_found("no such route") })
@@ -53,17 +63,5 @@ pub fn router(runner: Runner) -> axum::Router {
 
 /// The OpenAPI document, for the drift check and clients.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    OpenApiRouter::<Runner>::with_openapi(ApiDoc::openapi())
-        .routes(routes!(workflows::create, workflows::list))
-        .routes(routes!(
-            workflows::get,
-            workflows::update,
-            workflows::delete
-        ))
-        .routes(routes!(workflows::run))
-        .routes(routes!(executions::list))
-        .routes(routes!(executions::get))
-        .routes(routes!(executions::cancel))
-        .routes(routes!(nodes::list))
-        .into_openapi()
+    routes().into_openapi()
 }

@@ -91,6 +91,11 @@ impl Engine {
         &self.inner.store
     }
 
+    /// The credentials vault, when the engine has one.
+    pub fn vault(&self) -> Option<&Arc<Vault>> {
+        self.inner.vault.as_ref()
+    }
+
     /// The node catalog workflows are validated against.
     pub fn catalog(&self) -> &Catalog {
         &self.inner.catalog
