@@ -75,7 +75,9 @@ async fn the_stack_serves_health_and_the_store_keeps_data_across_restarts() {
             })
             .await;
         match name {
-            ServiceName::Store => assert!(own.is_ok(), "store API: {own:?}"),
+            ServiceName::Store | ServiceName::Scheduler => {
+                assert!(own.is_ok(), "{name} API: {own:?}")
+            }
             _ => assert_eq!(
                 own.expect_err("not built yet").code(),
                 tonic::Code::NotFound,
@@ -118,6 +120,41 @@ async fn the_stack_serves_health_and_the_store_keeps_data_across_restarts() {
     };
     store.append_version(v1.clone()).await.expect("append");
     drop(store);
+
+    // The engine API answers on the scheduler's port, over the same store.
+    let engine = format!("http://{}", addr_of(&stack, ServiceName::Scheduler));
+    let http = reqwest::Client::new();
+    let doc = json!({"name": "hello", "nodes": [
+        {"id": "start", "type": "trigger.manual"},
+        {"id": "hi", "type": "core.set", "params": {"value": "\"hi \\(.input.name)\""}}],
+        "edges": [{"from": "start", "to": "hi"}]});
+    let wf: serde_json::Value = http
+        .post(format!("{engine}/api/v1/workflows"))
+        .json(&doc)
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let run = format!(
+        "{engine}/api/v1/workflows/{}/run?wait=true",
+        wf["id"].as_str().expect("id")
+    );
+    let exec: serde_json::Value = http
+        .post(run)
+        .json(&json!({"name": "Ada"}))
+        .send()
+        .await
+        .expect("run")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (exec["status"].as_str(), exec["output"].as_str()),
+        (Some("succeeded"), Some("hi Ada")),
+        "{exec}"
+    );
     stop(stack, token).await;
 
     // Start again on the same data dir: the workflow and its version are still there.

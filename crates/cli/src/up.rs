@@ -124,6 +124,16 @@ pub async fn launch(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<Sta
     let admin = flowork_gateway::bootstrap_admin(store.as_ref())
         .await
         .map_err(|e| launch_err(1)(e.into()))?;
+    // Opens the vault: a master key that does not fit the stored credentials stops start-up here.
+    let engine = flowork_scheduler::prepare(&cfg, store.clone())
+        .await
+        .map_err(|e| launch_err(2)(e.into()))?;
+    let shared = Shared {
+        cfg: &cfg,
+        store: &store,
+        engine: &engine,
+        shutdown: &shutdown,
+    };
 
     let mut tasks: JoinSet<(ServiceName, Result<(), BoxError>)> = JoinSet::new();
     let mut probes = Vec::new();
@@ -132,13 +142,7 @@ pub async fn launch(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<Sta
         .filter_map(|(n, l)| l.local_addr().ok().map(|a| (*n, a)))
         .collect();
     for (name, listener) in internal {
-        spawn_service(
-            &mut tasks,
-            &mut probes,
-            name,
-            listener,
-            (&cfg, &store, &shutdown),
-        );
+        spawn_service(&mut tasks, &mut probes, name, listener, &shared);
     }
     let gw = Gateway::new(&cfg, store.clone(), probes);
     let token = shutdown.clone();
@@ -160,18 +164,20 @@ pub async fn launch(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<Sta
     })
 }
 
-type Shared<'a> = (
-    &'a Arc<Config>,
-    &'a Arc<dyn flowork_storage::Store>,
-    &'a CancellationToken,
-);
+/// What the services of one stack share.
+struct Shared<'a> {
+    cfg: &'a Arc<Config>,
+    store: &'a Arc<dyn flowork_storage::Store>,
+    engine: &'a flowork_scheduler::Engine,
+    shutdown: &'a CancellationToken,
+}
 
 fn spawn_service(
     tasks: &mut JoinSet<(ServiceName, Result<(), BoxError>)>,
     probes: &mut Vec<Probe>,
     name: ServiceName,
     listener: TcpListener,
-    (cfg, store, shutdown): Shared<'_>,
+    shared: &Shared<'_>,
 ) {
     match listener
         .local_addr()
@@ -181,11 +187,19 @@ fn spawn_service(
         Ok(p) => probes.push(p),
         Err(e) => tracing::warn!(service = %name, error = %e, "no health probe"),
     }
-    let (cfg, store, token) = (cfg.clone(), store.clone(), shutdown.clone());
+    let (cfg, store, token) = (
+        shared.cfg.clone(),
+        shared.store.clone(),
+        shared.shutdown.clone(),
+    );
+    let engine = shared.engine.clone();
     tasks.spawn(async move {
         let res = match name {
-            // Under `flowork up` the store service shares the process's one store.
+            // Under `flowork up` the store and the engine share the process's one store.
             ServiceName::Store => flowork_store::run(store, listener, token)
+                .await
+                .map_err(Into::into),
+            ServiceName::Scheduler => flowork_scheduler::run(engine, listener, token)
                 .await
                 .map_err(Into::into),
             other => crate::serve::start(other, cfg, listener, token).await,

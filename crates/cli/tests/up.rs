@@ -123,11 +123,10 @@ async fn up_serves_health_stops_on_ctrl_c_and_keeps_its_data() {
     let (code, health) = healthz(&up.url).await;
     assert_eq!(code, 200, "{health}");
     assert_eq!(health["status"], "ok");
-    for name in ["gateway", "database", "store"] {
+    for name in ["gateway", "database", "store", "scheduler"] {
         assert_eq!(status_of(&health, name), "serving", "{health}");
     }
     for name in [
-        "scheduler",
         "modules",
         "inference",
         "training",
@@ -150,6 +149,10 @@ async fn up_serves_health_stops_on_ctrl_c_and_keeps_its_data() {
     );
     up.stop();
     assert!(std::path::Path::new(data).join("flowork.db").is_file());
+    assert!(
+        std::path::Path::new(data).join("master.key").is_file(),
+        "the vault key is created on first run"
+    );
 
     // Same data dir: the admin from the first run is still there, so no new password.
     let again = start(flowork(&["up", "--data-dir", data, "--port", "0"]));
@@ -406,4 +409,27 @@ async fn serve_runs_one_service_on_its_own() {
     let bad = flowork(&["serve", "nonsense"]).output().expect("run");
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown service \"nonsense\""));
+}
+
+#[tokio::test]
+async fn a_master_key_that_does_not_fit_stops_start_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf8");
+    let first = start(flowork(&["up", "--data-dir", data, "--port", "0"]));
+    first.stop();
+    let key_file = dir.path().join("master.key");
+    let before = std::fs::read(&key_file).expect("key file");
+    // A different, well-formed key: 32 zero bytes.
+    let mut cmd = flowork(&["up", "--data-dir", data, "--port", "0"]);
+    cmd.env(
+        "FLOWORK_MASTER_KEY",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    );
+    let err = fails(cmd);
+    assert!(err.contains("master key does not match"), "{err}");
+    assert_eq!(
+        std::fs::read(&key_file).expect("key file"),
+        before,
+        "the key file is untouched"
+    );
 }

@@ -15,7 +15,8 @@ use crate::error::KitError;
 use crate::service::ServiceName;
 
 /// Environment variables with the `FLOWORK_` prefix that are not config keys.
-const NOT_CONFIG_ENV: [&str; 2] = ["admin_password", "config"];
+/// (Secrets stay out of the config, so `--dump-config` can never print them.)
+const NOT_CONFIG_ENV: [&str; 3] = ["admin_password", "config", "master_key"];
 
 /// The whole configuration of every service (each reads its own section).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
-use tonic::service::Routes;
+use tower::ServiceExt;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
@@ -22,7 +22,9 @@ const DRAIN: Duration = Duration::from_secs(5);
 
 /// The gRPC side of a service: grpc.health.v1 and reflection are always there.
 pub struct Grpc {
-    routes: Routes,
+    // A plain axum Router rather than tonic's `Routes`: that one carries a fallback, and axum
+    // can't merge two routers with fallbacks (the engine API brings its own problem-JSON 404).
+    routes: Router,
     health: HealthReporter,
 }
 
@@ -30,13 +32,13 @@ impl Grpc {
     /// Health (overall status SERVING) plus reflection over every Flowork proto.
     pub fn new() -> Self {
         let (health, health_svc) = tonic_health::server::health_reporter();
-        let mut routes = Routes::new(health_svc);
+        let mut routes = with_service(Router::new(), health_svc);
         match tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(flowork_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()
         {
-            Ok(reflection) => routes = routes.add_service(reflection),
+            Ok(reflection) => routes = with_service(routes, reflection),
             // The descriptor sets are compiled in; this only fails if the build is broken.
             Err(e) => tracing::error!(error = %e, "gRPC reflection unavailable"),
         }
@@ -55,7 +57,7 @@ impl Grpc {
         S::Response: IntoResponse,
         S::Future: Send + 'static,
     {
-        self.routes = self.routes.add_service(svc);
+        self.routes = with_service(self.routes, svc);
         self
     }
 
@@ -73,8 +75,24 @@ impl Grpc {
 
     /// The routes as an axum router, with `/metrics` added.
     pub fn into_router(self) -> Router {
-        self.routes.into_axum_router().merge(http_base())
+        self.routes.merge(http_base())
     }
+}
+
+/// Routes `/<package.Service>/*` to a tonic service, as tonic's own `Routes` does.
+fn with_service<S>(router: Router, svc: S) -> Router
+where
+    S: tower::Service<http::Request<tonic::body::Body>, Error = Infallible>
+        + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Response: IntoResponse,
+    S::Future: Send + 'static,
+{
+    let svc = svc.map_request(|req: http::Request<axum::body::Body>| req.map(tonic::body::Body::new));
+    router.route_service(&format!("/{}/{{*rest}}", S::NAME), svc)
 }
 
 impl Default for Grpc {

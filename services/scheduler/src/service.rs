@@ -1,0 +1,77 @@
+//! The scheduler as a service: open the vault, resume what a crash left, serve the engine API.
+
+use std::sync::Arc;
+
+use flowork_kit::entry::BoxError;
+use flowork_kit::server::{self, Grpc};
+use flowork_kit::{CancellationToken, Config, KitError, ServiceName};
+use flowork_storage::Store;
+use flowork_vault::{MASTER_KEY_ENV, MasterKey, Vault, VaultError};
+use tokio::net::TcpListener;
+
+use crate::engine::Engine;
+use crate::runner::Runner;
+
+/// Where the master key lives when `FLOWORK_MASTER_KEY` is not set.
+pub const KEY_FILE: &str = "master.key";
+
+/// The master key from `FLOWORK_MASTER_KEY`, else `<data_dir>/master.key` (created on first use,
+/// mode 0600). Either way, a key that does not open the stored credentials stops start-up.
+pub async fn open_vault(cfg: &Config, store: Arc<dyn Store>) -> Result<Arc<Vault>, VaultError> {
+    let key = match std::env::var(MASTER_KEY_ENV) {
+        Ok(value) if !value.trim().is_empty() => MasterKey::from_base64(&value)?,
+        _ => {
+            let path = cfg.data_dir.join(KEY_FILE);
+            tokio::task::spawn_blocking(move || MasterKey::load_or_create(&path))
+                .await
+                .map_err(|e| VaultError::MasterKey {
+                    origin: KEY_FILE.into(),
+                    message: e.to_string(),
+                })??
+        }
+    };
+    let vault = Vault::open(store, key).await?;
+    tracing::info!(key = vault.fingerprint(), "credentials vault open");
+    Ok(Arc::new(vault))
+}
+
+/// An engine over `store` with its vault; fails (naming the reason) if the key is wrong.
+pub async fn prepare(cfg: &Config, store: Arc<dyn Store>) -> Result<Engine, VaultError> {
+    let vault = open_vault(cfg, store.clone()).await?;
+    Ok(Engine::new(store).with_vault(vault))
+}
+
+/// Serves the engine API and health on `listener` until `shutdown`, after resuming every
+/// execution a previous run left unfinished.
+pub async fn run(
+    engine: Engine,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), KitError> {
+    let runner = Runner::new(engine, shutdown.child_token());
+    match runner.resume_unfinished().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(executions = n, "resumed unfinished executions"),
+        Err(e) => tracing::error!(error = %e, "could not resume unfinished executions"),
+    }
+    let grpc = Grpc::new();
+    grpc.set_serving(ServiceName::Scheduler).await;
+    let router = crate::api::router(runner).merge(grpc.into_router());
+    server::serve(ServiceName::Scheduler, listener, router, shutdown).await
+}
+
+/// The standalone `flowork-scheduler`: its own store connection.
+pub async fn start(
+    cfg: Arc<Config>,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), BoxError> {
+    let url = cfg.database_url();
+    if url.starts_with("sqlite://") {
+        flowork_kit::entry::ensure_data_dir(&cfg.data_dir)?;
+    }
+    let store = flowork_storage::connect(&url, cfg.database.max_connections).await?;
+    let engine = prepare(&cfg, store).await?;
+    run(engine, listener, shutdown).await?;
+    Ok(())
+}
