@@ -86,6 +86,8 @@ async fn harness() -> Harness {
     };
     catalog.register(spec("test.sleep", MS));
     catalog.register(spec("test.flaky", FAILS));
+    // Declared but given no handler: how an engine treats a node type it cannot run.
+    catalog.register(spec("test.missing", &[]));
     let sleep = Arc::new(Sleep {
         now: AtomicUsize::new(0),
         peak: AtomicUsize::new(0),
@@ -464,15 +466,15 @@ async fn respond_sets_the_output_and_missing_implementations_fail_loudly() {
         Some(json!({"status": 201, "headers": {"x-id": 5}, "body": {"ok": true}}))
     );
 
-    let http = json!({"name": "http", "nodes": [
-        {"id": "in", "type": "trigger.manual"}, {"id": "call", "type": "core.http", "params": {"url": "http://127.0.0.1:9/"}}],
+    let missing = json!({"name": "missing", "nodes": [
+        {"id": "in", "type": "trigger.manual"}, {"id": "call", "type": "test.missing"}],
       "edges": [{"from": "in", "to": "call"}]});
-    let (exec, _) = h.run(http, json!({})).await;
+    let (exec, _) = h.run(missing, json!({})).await;
     assert_eq!(exec.status, ExecutionStatus::Failed);
     assert!(
         exec.error
             .as_deref()
-            .is_some_and(|e| e.contains("core.http is not implemented in this engine yet")),
+            .is_some_and(|e| e.contains("test.missing is not implemented in this engine yet")),
         "{:?}",
         exec.error
     );

@@ -1,6 +1,7 @@
 //! Node behaviour: one [`NodeHandler`] per node type, looked up by type name.
 
 mod core;
+mod http;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -76,6 +77,7 @@ impl Registry {
     pub fn builtin() -> Self {
         let mut r = Self::default();
         core::register(&mut r);
+        http::register(&mut r);
         r
     }
 
