@@ -9,9 +9,9 @@ use axum::response::IntoResponse;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
-use tower::ServiceExt;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
+use tower::ServiceExt;
 
 use crate::error::KitError;
 use crate::service::ServiceName;
@@ -91,7 +91,8 @@ where
     S::Response: IntoResponse,
     S::Future: Send + 'static,
 {
-    let svc = svc.map_request(|req: http::Request<axum::body::Body>| req.map(tonic::body::Body::new));
+    let svc =
+        svc.map_request(|req: http::Request<axum::body::Body>| req.map(tonic::body::Body::new));
     router.route_service(&format!("/{}/{{*rest}}", S::NAME), svc)
 }
 

@@ -2,14 +2,17 @@
 //!
 //! Built so far: the [`engine`] that runs one execution of a workflow version as a DAG, with
 //! independent branches in parallel, durable checkpoints through the store, retries and
-//! timeouts; the core [`nodes`]; the engine [`api`] (workflows, runs, executions, credentials,
-//! node catalog) served on the service's own port; and resuming unfinished executions at start.
-//! Not built yet (issue #3 continues): the shared queue and many workers, cron and webhook
-//! triggers, `core.wait`/`core.subworkflow`, replay; and the EngineLink client (issue #4).
+//! timeouts; [`replay`] from any node; the [`nodes`] (triggers, set, if, switch, merge,
+//! respond, fail, http); the engine [`api`] (workflows, runs, executions, credentials, node
+//! catalog) served on the service's own port; and resuming unfinished executions at start.
+//! Not built yet (issue #3 continues): workers on the shared queue (`flowork-queue` exists),
+//! cron and webhook triggers, `core.wait`/`core.subworkflow`, the error workflow; and the
+//! EngineLink client (issue #4).
 
 pub mod api;
 pub mod engine;
 pub mod nodes;
+pub mod replay;
 pub mod runner;
 mod service;
 pub mod versions;

@@ -57,6 +57,16 @@ impl Runner {
 
     /// Records a queued execution and starts it.
     pub async fn start(&self, req: StartRequest) -> Result<Execution, EngineError> {
+        self.start_with(req, Vec::new()).await
+    }
+
+    /// Like [`Runner::start`], with checkpoints already in place (replay): the engine resumes
+    /// after them instead of running those nodes.
+    pub async fn start_with(
+        &self,
+        req: StartRequest,
+        checkpoints: Vec<flowork_storage::NodeRun>,
+    ) -> Result<Execution, EngineError> {
         // Compile first: an invalid version must not leave a queued execution behind.
         self.engine.compiled(req.workflow_id, req.version).await?;
         let new = NewExecution {
@@ -68,6 +78,10 @@ impl Runner {
             parent_id: req.parent_id,
         };
         let exec = self.engine.store().create_execution(new).await?;
+        for mut run in checkpoints {
+            run.execution_id = exec.id;
+            self.engine.store().put_node_run(run).await?;
+        }
         self.spawn(exec.id);
         Ok(exec)
     }

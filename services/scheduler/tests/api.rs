@@ -393,3 +393,90 @@ async fn api_without_vault_lists_credentials() -> (StatusCode, Value) {
         .call(reqwest::Method::GET, "/api/v1/credentials", None)
         .await
 }
+
+#[tokio::test]
+async fn replay_reruns_from_a_node_with_recorded_inputs_and_edited_params() {
+    let api = api().await;
+    let (_, wf) = api
+        .call(reqwest::Method::POST, "/api/v1/workflows", Some(orders()))
+        .await;
+    let id = wf["id"].as_str().expect("id").to_owned();
+    let input = json!({"id": 7, "items": [{"price": 80}, {"price": 70}]});
+    let (_, first) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/workflows/{id}/run?wait=true"),
+            Some(input),
+        )
+        .await;
+    let old = first["id"].as_str().expect("id").to_owned();
+
+    let body =
+        json!({"from": "big", "params": {"yes": {"value": "{big: .input.order, replayed: true}"}}});
+    let (code, replay) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/executions/{old}/replay?wait=true"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{replay}");
+    assert_eq!(replay["status"], "succeeded");
+    assert_eq!(replay["parent_id"], old.as_str());
+    assert_eq!(replay["version"], 2, "the edit was saved as a new version");
+    assert_eq!(replay["output"], json!({"big": 7, "replayed": true}));
+
+    let (_, before) = api
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/executions/{old}"),
+            None,
+        )
+        .await;
+    let (_, after) = api
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/executions/{}", replay["id"].as_str().expect("id")),
+            None,
+        )
+        .await;
+    let run_of = |e: &Value, node: &str| {
+        e["node_runs"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["node_id"] == node).cloned())
+            .expect("run")
+    };
+    // Upstream nodes are the recorded checkpoints, not new runs.
+    assert_eq!(
+        run_of(&before, "total")["started_at"],
+        run_of(&after, "total")["started_at"]
+    );
+    assert_eq!(
+        run_of(&before, "total")["output"],
+        run_of(&after, "total")["output"]
+    );
+    assert_eq!(
+        run_of(&after, "big")["input"],
+        json!({"order": 7, "total": 150})
+    );
+
+    let (code, p) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/executions/{old}/replay"),
+            Some(json!({"from": "nope"})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{p}");
+    let (code, p) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/executions/{old}/replay"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(
+        (code, p["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("from"))
+    );
+}

@@ -79,3 +79,53 @@ pub(crate) async fn cancel(
     }
     Ok(Json(ExecutionView::new(runner.cancel(id).await?, None)))
 }
+
+/// Run an execution again from node `from`, with the recorded inputs; `params` edits node
+/// parameters first (saved as a new version). Answers 202 with the new execution, which links
+/// back through `parent_id`; `?wait=true` waits up to 30 s for it.
+#[utoipa::path(post, path = "/api/v1/executions/{id}/replay", tag = "executions",
+    params(("id" = String, Path, description = "The execution to replay"), ("wait" = Option<bool>, Query, description = "Wait for the result")),
+    request_body(content = Object, description = "{\"from\": \"<node id>\", \"params\": {\"<node id>\": {...}}}"),
+    responses((status = 200, body = ExecutionView), (status = 202, body = ExecutionView), (status = 400), (status = 404), (status = 422)))]
+pub(crate) async fn replay(
+    State(runner): State<Runner>,
+    Path(id): Path<String>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+    body: bytes::Bytes,
+) -> Result<(axum::http::StatusCode, Json<ExecutionView>), Problem> {
+    let id: ExecutionId = input::id(&id, "id")?;
+    let Query(q) = q.map_err(|e| Problem::bad_request(e.body_text()).with_field("query"))?;
+    let wait = input::opt::<bool>(q.get("wait"), "wait")?.unwrap_or(false);
+    let body = input::json(&body)?;
+    let from = body
+        .get("from")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| Problem::bad_request("the node id to replay from").with_field("from"))?;
+    let params = match body.get("params") {
+        None => Default::default(),
+        Some(p) => serde_json::from_value(p.clone()).map_err(|e| {
+            Problem::bad_request(format!("expected {{node: {{param: value}}}}: {e}"))
+                .with_field("params")
+        })?,
+    };
+    let req = crate::replay::ReplayRequest {
+        from: from.to_owned(),
+        params,
+    };
+    let exec = crate::replay::replay(&runner, id, req).await?;
+    if !wait {
+        return Ok((
+            axum::http::StatusCode::ACCEPTED,
+            Json(ExecutionView::new(exec, None)),
+        ));
+    }
+    let exec = runner
+        .wait(exec.id, std::time::Duration::from_secs(30))
+        .await?;
+    let code = if exec.status.is_terminal() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::ACCEPTED
+    };
+    Ok((code, Json(ExecutionView::new(exec, None))))
+}

@@ -44,6 +44,7 @@ fn routes() -> OpenApiRouter<Runner> {
         .routes(routes!(executions::list))
         .routes(routes!(executions::get))
         .routes(routes!(executions::cancel))
+        .routes(routes!(executions::replay))
         .routes(routes!(credentials::list, credentials::create))
         .routes(routes!(
             credentials::get,
