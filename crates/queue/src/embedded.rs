@@ -9,10 +9,10 @@
 //! new job waits at most ~50 ms on an idle worker, and an idle worker costs ~20 small writes a
 //! second.
 //!
-//! `extend` is not supported: `QueueStore` has no way to renew a lease, and every emulation (nack
-//! then lease, ack then re-enqueue) either lets another worker in or changes the job's identity.
-//! Until the store grows `QueueStore::extend_lease`, configure a lease longer than the longest
-//! execution for this backend ([`EmbeddedQueue::with_lease`]).
+//! `extend` renews the lease in place (`QueueStore::extend_lease`): the row stays hidden for
+//! another full lease from now, keeping its id and attempt count. Once the lease has run out it
+//! fails with [`QueueError::LeaseLost`], even if no other worker has taken the job yet (Redis
+//! would still renew it then), so renew well within the lease.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,7 +45,8 @@ impl EmbeddedQueue {
         }
     }
 
-    /// Sets how long a pulled job stays leased before another worker may take it.
+    /// Sets how long a pulled job stays leased before another worker may take it, and how far
+    /// each [`JobQueue::extend`] pushes that out.
     pub fn with_lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
@@ -135,11 +136,9 @@ impl JobQueue for EmbeddedQueue {
         (self.store.nack(row, &d.worker, delay).await).map_err(Self::lost(d))
     }
 
-    async fn extend(&self, _d: &Delivery) -> Result<()> {
-        Err(QueueError::Unsupported {
-            backend: BACKEND,
-            what: "extend (QueueStore has no extend_lease; configure a longer lease)",
-        })
+    async fn extend(&self, d: &Delivery) -> Result<()> {
+        let row = Self::row(d)?;
+        (self.store.extend_lease(row, &d.worker, self.lease).await).map_err(Self::lost(d))
     }
 
     async fn len(&self) -> Result<u64> {

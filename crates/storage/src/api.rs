@@ -97,6 +97,9 @@ pub trait QueueStore: Send + Sync {
     async fn ack(&self, job_id: i64, worker: &str) -> Result<()>;
     /// Gives a held message back, visible again after `delay`. Conflict if its lease was lost.
     async fn nack(&self, job_id: i64, worker: &str, delay: Duration) -> Result<()>;
+    /// Renews a held lease for another `lease` from now. Conflict if the lease was lost (expired
+    /// or taken).
+    async fn extend_lease(&self, job_id: i64, worker: &str, lease: Duration) -> Result<()>;
     /// Messages in the queue, leased or not.
     async fn queue_len(&self, queue: &str) -> Result<u64>;
 }

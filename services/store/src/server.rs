@@ -295,6 +295,16 @@ impl pb::store_server::Store for StoreService {
         empty()
     }
 
+    async fn extend_lease(&self, req: Request<pb::ExtendLeaseRequest>) -> Reply<pb::Empty> {
+        let req = req.into_inner();
+        let id = convert::job_id("id", req.id)?;
+        let lease = convert::millis("lease_ms", req.lease_ms)?;
+        self.store
+            .extend_lease(id, &name("worker", req.worker)?, lease)
+            .await?;
+        empty()
+    }
+
     async fn queue_len(&self, req: Request<pb::QueueRef>) -> Reply<pb::QueueLenResponse> {
         let queue = name("queue", req.into_inner().queue)?;
         ok(pb::QueueLenResponse {

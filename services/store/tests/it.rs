@@ -290,6 +290,35 @@ async fn invalid_input_is_invalid_argument_naming_the_field() {
         }),
         "id"
     );
+    let extend = pb::ExtendLeaseRequest {
+        id: 1,
+        worker: "w".into(),
+        lease_ms: 1000,
+    };
+    assert_invalid!(
+        c,
+        extend_lease(pb::ExtendLeaseRequest {
+            id: 0,
+            ..extend.clone()
+        }),
+        "id"
+    );
+    assert_invalid!(
+        c,
+        extend_lease(pb::ExtendLeaseRequest {
+            worker: String::new(),
+            ..extend.clone()
+        }),
+        "worker"
+    );
+    assert_invalid!(
+        c,
+        extend_lease(pb::ExtendLeaseRequest {
+            lease_ms: u64::MAX,
+            ..extend
+        }),
+        "lease_ms"
+    );
     assert_invalid!(
         c,
         get_credential(pb::CredentialRef {

@@ -190,15 +190,24 @@ pub async fn extend_keeps_the_lease(fx: &Fixture) {
                 .is_none(),
             "round {round}: reclaimed despite extend"
         );
-        match a.extend(&d).await {
-            Ok(()) => {}
-            Err(QueueError::Unsupported { .. }) if a.backend() == "embedded" => {
-                eprintln!("embedded: extend is unsupported (documented); nothing to check");
-                return;
-            }
-            Err(e) => panic!("extend: {e}"),
-        }
+        a.extend(&d).await.expect("extend");
     }
     a.ack(&d).await.expect("ack after extends");
     assert_eq!(a.len().await.expect("len"), 0);
+
+    // Once a worker stops renewing, the job is reclaimed and its late extend is refused.
+    a.push(&job(6)).await.expect("push");
+    let stalled = a.pull("a", PATIENT).await.expect("pull").expect("job");
+    a.extend(&stalled).await.expect("extend");
+    let d = b
+        .pull("b", PATIENT)
+        .await
+        .expect("pull")
+        .expect("reclaimed");
+    assert_eq!((d.id.clone(), d.attempts), (stalled.id.clone(), 2));
+    assert_lease_lost(a.extend(&stalled).await);
+    assert_lease_lost(a.ack(&stalled).await);
+    b.extend(&d).await.expect("the new holder extends");
+    b.ack(&d).await.expect("ack by the new holder");
+    assert_eq!(b.len().await.expect("len"), 0);
 }

@@ -2,8 +2,9 @@
 //!
 //! Leasing picks the oldest visible message with `FOR UPDATE SKIP LOCKED`, so concurrent workers
 //! never wait on, or take, each other's message. A lease sets `available_at` to its end: an
-//! expired lease makes the message visible again without a separate sweep. Times come from the
-//! database clock.
+//! expired lease makes the message visible again without a separate sweep. Renewing a lease
+//! (`extend_lease`) moves `lease_until` and `available_at` together, so a renewed message stays
+//! hidden. Times come from the database clock.
 
 use std::time::Duration;
 
@@ -96,6 +97,23 @@ impl QueueStore for PgStore {
         let client = self.client().await?;
         match client
             .execute(&sql, &[&job_id, &worker, &millis(delay)])
+            .await
+            .map_err(db_err)?
+        {
+            0 => Err(lost(job_id, worker)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn extend_lease(&self, job_id: i64, worker: &str, lease: Duration) -> Result<()> {
+        let sql = format!(
+            "UPDATE queue SET lease_until = t.now + $3, available_at = t.now + $3
+             FROM (SELECT {NOW_MS} AS now) t
+             WHERE id = $1 AND locked_by = $2 AND lease_until > t.now"
+        );
+        let client = self.client().await?;
+        match client
+            .execute(&sql, &[&job_id, &worker, &millis(lease)])
             .await
             .map_err(db_err)?
         {

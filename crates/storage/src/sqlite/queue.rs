@@ -2,7 +2,8 @@
 //!
 //! Leasing is one UPDATE ... RETURNING on the single writer connection, so two workers can never
 //! take the same message. A lease sets `available_at` to its end: an expired lease makes the
-//! message visible again without a separate sweep.
+//! message visible again without a separate sweep. Renewing a lease (`extend_lease`) moves
+//! `lease_until` and `available_at` together, so a renewed message stays hidden.
 
 use std::time::Duration;
 
@@ -114,6 +115,26 @@ impl QueueStore for SqliteStore {
                     "UPDATE queue SET locked_by = NULL, lease_until = NULL, available_at = ?4
                      WHERE id = ?1 AND locked_by = ?2 AND lease_until > ?3",
                     params![job_id, worker, t, t.saturating_add(millis(delay))],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                Err(lost(job_id, &worker))
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    async fn extend_lease(&self, job_id: i64, worker: &str, lease: Duration) -> Result<()> {
+        let worker = worker.to_owned();
+        self.write(move |c| {
+            let t = now();
+            let n = c
+                .execute(
+                    "UPDATE queue SET lease_until = ?4, available_at = ?4
+                     WHERE id = ?1 AND locked_by = ?2 AND lease_until > ?3",
+                    params![job_id, worker, t, t.saturating_add(millis(lease))],
                 )
                 .map_err(db_err)?;
             if n == 0 {

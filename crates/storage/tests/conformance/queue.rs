@@ -7,6 +7,7 @@ use std::time::Duration;
 use flowork_model::Timestamp;
 use flowork_storage::{StorageError, Store};
 use serde_json::json;
+use tokio::time::Instant;
 
 use crate::assert_err;
 use crate::harness::Fixture;
@@ -153,6 +154,93 @@ pub async fn queue_lease_expiry_reclaims(fx: &Fixture) {
     );
     s.ack(id, "alive").await.expect("ack by the new holder");
     assert_eq!(s.queue_len("jobs").await.expect("len"), 0);
+}
+
+/// A 400 ms lease renewed twice (~750 ms in all) stays held past its first term and past the
+/// first renewal; once renewal stops it lapses and another worker takes the message; renewing a
+/// lost lease (taken, or expired and not yet taken) is a conflict.
+pub async fn queue_extend_lease_renews(fx: &Fixture) {
+    const LEASE: Duration = Duration::from_millis(400);
+    const STEP: Duration = Duration::from_millis(250);
+    let s = &fx.store;
+    let id = s
+        .enqueue("jobs", json!({"n": 1}), Duration::ZERO)
+        .await
+        .expect("enqueue");
+    let first = s
+        .lease("jobs", "w1", LEASE)
+        .await
+        .expect("lease")
+        .expect("job");
+    let mut renewed_at = Instant::now();
+    assert_eq!(first.id, id);
+    assert_err!(
+        s.extend_lease(id, "w2", LEASE).await,
+        StorageError::Conflict(_)
+    );
+    assert_err!(
+        s.extend_lease(id + 1000, "w1", LEASE).await,
+        StorageError::Conflict(_)
+    );
+    // Checks at ~250, ~500 (past the first term) and ~750 ms (past the first renewal), each
+    // 250 ms into the latest 400 ms grant.
+    for round in 0..3 {
+        tokio::time::sleep(STEP).await;
+        assert_eq!(
+            s.lease("jobs", "w2", LEASE).await.expect("lease"),
+            None,
+            "round {round}: taken {:?} after a renewal of {LEASE:?}",
+            renewed_at.elapsed()
+        );
+        if round < 2 {
+            s.extend_lease(id, "w1", LEASE)
+                .await
+                .unwrap_or_else(|e| panic!("round {round}: extend: {e}"));
+            renewed_at = Instant::now();
+        }
+    }
+    // The last renewal runs out; the message is visible again and another worker takes it.
+    tokio::time::sleep(LEASE.saturating_sub(renewed_at.elapsed()) + Duration::from_millis(150))
+        .await;
+    let second = s
+        .lease("jobs", "w2", LONG)
+        .await
+        .expect("lease")
+        .expect("reclaimed after the last renewal expired");
+    assert_eq!((second.id, second.attempts), (id, 2));
+    assert_err!(
+        s.extend_lease(id, "w1", LEASE).await,
+        StorageError::Conflict(_)
+    );
+    s.extend_lease(id, "w2", LONG)
+        .await
+        .expect("the new holder renews");
+    s.ack(id, "w2").await.expect("ack after renewal");
+    assert_err!(
+        s.extend_lease(id, "w2", LEASE).await,
+        StorageError::Conflict(_)
+    );
+
+    // Expired but not yet taken: the holder can no longer renew, and the message is visible.
+    let other = s
+        .enqueue("jobs", json!({"n": 2}), Duration::ZERO)
+        .await
+        .expect("enqueue");
+    s.lease("jobs", "w1", Duration::from_millis(100))
+        .await
+        .expect("lease")
+        .expect("job");
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_err!(
+        s.extend_lease(other, "w1", LEASE).await,
+        StorageError::Conflict(_)
+    );
+    let job = s
+        .lease("jobs", "w2", LONG)
+        .await
+        .expect("lease")
+        .expect("visible after the lapsed lease");
+    assert_eq!((job.id, job.attempts), (other, 2));
 }
 
 /// 8 workers drain 50 jobs concurrently: every job is delivered exactly once.

@@ -159,6 +159,16 @@ impl QueueStore for RemoteStore {
         Ok(())
     }
 
+    async fn extend_lease(&self, job_id: i64, worker: &str, lease: Duration) -> Result<()> {
+        let req = pb::ExtendLeaseRequest {
+            id: job_id,
+            worker: worker.to_owned(),
+            lease_ms: millis(lease),
+        };
+        self.client().extend_lease(req).await.answer()?;
+        Ok(())
+    }
+
     async fn queue_len(&self, queue: &str) -> Result<u64> {
         let req = pb::QueueRef {
             queue: queue.to_owned(),

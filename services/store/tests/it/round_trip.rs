@@ -358,7 +358,25 @@ async fn queue(s: &dyn Store) {
         s.ack(id, "w2").await,
         Err(StorageError::Conflict(_))
     ));
+    // A short lease renewed to a long one: still held after the short one would have ended.
+    let short = Duration::from_millis(200);
+    s.extend_lease(id, "w1", short).await.expect("extend");
+    s.extend_lease(id, "w1", LONG).await.expect("extend long");
+    tokio::time::sleep(short + Duration::from_millis(100)).await;
+    assert_eq!(
+        s.lease("jobs", "w2", LONG).await.expect("lease"),
+        None,
+        "renewed for w1"
+    );
+    assert!(matches!(
+        s.extend_lease(id, "w2", LONG).await,
+        Err(StorageError::Conflict(_))
+    ));
     s.nack(id, "w1", Duration::ZERO).await.expect("nack");
+    assert!(matches!(
+        s.extend_lease(id, "w1", LONG).await,
+        Err(StorageError::Conflict(_))
+    ));
     let again = s
         .lease("jobs", "w2", LONG)
         .await
