@@ -3,13 +3,15 @@
 //! Built so far: the [`engine`] that runs one execution of a workflow version as a DAG, with
 //! independent branches in parallel, durable checkpoints through the store, retries and
 //! timeouts; [`replay`] from any node; the [`nodes`] (triggers, set, if, switch, merge,
-//! respond, fail, http); the engine [`api`] (workflows, runs, executions, credentials, node
-//! catalog) served on the service's own port; and resuming unfinished executions at start.
+//! respond, fail, http); [`cron`] triggers, fired once per tick across workers; the engine
+//! [`api`] (workflows, runs, executions, credentials, node catalog) served on the service's own
+//! port; and resuming unfinished executions at start.
 //! Not built yet (issue #3 continues): workers on the shared queue (`flowork-queue` exists),
-//! cron and webhook triggers, `core.wait`/`core.subworkflow`, the error workflow; and the
+//! webhook triggers, `core.wait`/`core.subworkflow`, the error workflow; and the
 //! EngineLink client (issue #4).
 
 pub mod api;
+pub mod cron;
 pub mod engine;
 pub mod nodes;
 pub mod replay;

@@ -269,3 +269,32 @@ fn every_node_type_publishes_a_json_schema() {
     assert_eq!(http["properties"]["body"]["x-flowork-expression"], "jq");
     assert_eq!(http["properties"]["method"]["default"], "GET");
 }
+
+#[test]
+fn cron_expressions_and_time_zones_are_checked_at_save_time() {
+    let cron = |params: Value| {
+        check(
+            json!({"name": "c", "nodes": [{"id": "tick", "type": "trigger.cron", "params": params}]}),
+        )
+    };
+    let wf = cron(json!({"expression": "0 0 9 * * MON-FRI", "timezone": "Europe/Berlin"}))
+        .expect("six fields, seconds first");
+    assert!(wf.nodes[0].params.contains_key("timezone"));
+    cron(json!({"expression": "*/5 * * * *"})).expect("five fields, default UTC");
+    for (params, field) in [
+        (json!({"expression": "61 * * * *"}), "params.expression"),
+        (json!({"expression": "every minute"}), "params.expression"),
+        (
+            json!({"expression": "* * * * *", "timezone": "Mars/Olympus"}),
+            "params.timezone",
+        ),
+    ] {
+        let errs = cron(params.clone()).expect_err("must be invalid");
+        assert_eq!(errs.0.len(), 1, "{params}: {errs}");
+        assert_eq!(
+            (errs.0[0].node.as_deref(), errs.0[0].field.as_deref()),
+            (Some("tick"), Some(field)),
+            "{params}"
+        );
+    }
+}

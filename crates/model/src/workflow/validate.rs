@@ -133,6 +133,9 @@ fn compile_node(
         }
     }
     let params = compile_params(id, "params", spec.params, &node.params, errs);
+    if spec.kind == "trigger.cron" {
+        check_cron(id, &params, errs);
+    }
     (errs.len() == before).then(|| CompiledNode {
         id: node.id.clone(),
         kind: node.kind.clone(),
@@ -237,6 +240,27 @@ fn compile_value(
         ParamKind::Str { .. } | ParamKind::Int { .. } | ParamKind::Bool | ParamKind::Credential => {
             Some(Param::Literal(value))
         }
+    }
+}
+
+/// A schedule the scheduler could not read would never fire, so it is refused at save time. The
+/// scheduler (`flowork_scheduler::cron`) parses with the same settings: croner's defaults, where
+/// a leading seconds field is optional.
+fn check_cron(node: &str, params: &BTreeMap<String, Param>, errs: &mut Vec<E>) {
+    let text = |name| match params.get(name) {
+        Some(Param::Literal(Value::String(s))) => Some(s.as_str()),
+        _ => None,
+    };
+    if let Some(expr) = text("expression")
+        && let Err(e) = expr.parse::<croner::Cron>()
+    {
+        errs.push(E::node(node, "params.expression", format!("bad cron: {e}")));
+    }
+    if let Some(tz) = text("timezone")
+        && tz.parse::<chrono_tz::Tz>().is_err()
+    {
+        let msg = format!("unknown IANA time zone {tz:?} (e.g. UTC, Europe/Berlin)");
+        errs.push(E::node(node, "params.timezone", msg));
     }
 }
 
