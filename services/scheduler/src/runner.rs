@@ -1,20 +1,29 @@
-//! Starting, awaiting and cancelling executions in this process.
+//! Starting, awaiting and cancelling executions, through the shared work queue.
 //!
-//! Each execution runs on its own task; its checkpoints make it resumable by
-//! [`Runner::resume_unfinished`] after a restart. The shared queue (many workers, Redis) plugs in
-//! here next.
+//! `start` records the execution and pushes a `run` job; workers (in this process and any other
+//! sharing the queue) pull jobs and drive executions with the [`Engine`], renewing their lease
+//! while they run. A worker that dies loses nothing: its lease runs out, another worker pulls the
+//! job, and the engine resumes the execution from its checkpoints. Shutting down leaves running
+//! executions as they are (not cancelled), to be resumed the same way.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use flowork_model::{ExecutionId, WorkflowId};
-use flowork_storage::{Execution, ExecutionFilter, ExecutionUpdate, NewExecution, Page};
-use serde_json::Value;
-use tokio::sync::watch;
+use flowork_model::{ExecutionId, ExecutionStatus, WorkflowId};
+use flowork_queue::{Delivery, EmbeddedQueue, JobQueue, QueueError, QueueJob};
+use flowork_storage::{Execution, ExecutionUpdate, NewExecution, NodeRun};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::{Engine, EngineError};
+
+/// How many executions one process drives at once by default.
+pub const DEFAULT_CONCURRENCY: usize = 64;
+/// The embedded queue's name in the store.
+const QUEUE: &str = "executions";
+const LEASE: Duration = Duration::from_secs(60);
 
 /// What is needed to start an execution.
 #[derive(Debug, Clone)]
@@ -27,35 +36,69 @@ pub struct StartRequest {
     pub parent_id: Option<ExecutionId>,
 }
 
-struct Running {
+/// An execution this process started or runs: how to cancel it, and when it is done.
+struct Local {
     cancel: CancellationToken,
-    done: watch::Receiver<Option<Execution>>,
+    done: watch::Sender<bool>,
 }
 
-/// Runs executions on tasks of this process.
-#[derive(Clone)]
-pub struct Runner {
+struct Inner {
     engine: Engine,
-    running: Arc<Mutex<HashMap<ExecutionId, Running>>>,
+    queue: Arc<dyn JobQueue>,
+    worker: String,
+    local: Mutex<HashMap<ExecutionId, Local>>,
+    /// Wakes the puller when this process pushed a job, so local runs start at once.
+    wake: Notify,
     shutdown: CancellationToken,
 }
 
+/// Starts executions and runs queue workers.
+#[derive(Clone)]
+pub struct Runner {
+    inner: Arc<Inner>,
+}
+
 impl Runner {
-    /// A runner whose executions stop (resumably) when `shutdown` is cancelled.
+    /// A runner on the embedded (store-backed) queue, with [`DEFAULT_CONCURRENCY`] workers.
+    /// Must be called inside a tokio runtime; workers stop when `shutdown` is cancelled.
     pub fn new(engine: Engine, shutdown: CancellationToken) -> Self {
-        Self {
+        let queue = Arc::new(EmbeddedQueue::new(engine.store().clone(), QUEUE).with_lease(LEASE));
+        Self::with_queue(engine, queue, DEFAULT_CONCURRENCY, shutdown)
+    }
+
+    /// A runner on any queue (Redis for many workers), driving up to `concurrency` executions.
+    pub fn with_queue(
+        engine: Engine,
+        queue: Arc<dyn JobQueue>,
+        concurrency: usize,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let worker = format!(
+            "worker-{}-{}",
+            std::process::id(),
+            ExecutionId::new().uuid().simple()
+        );
+        let inner = Inner {
             engine,
-            running: Arc::default(),
+            queue,
+            worker,
+            local: Mutex::default(),
+            wake: Notify::new(),
             shutdown,
-        }
+        };
+        let runner = Self {
+            inner: Arc::new(inner),
+        };
+        tokio::spawn(runner.clone().pull_loop(concurrency.max(1)));
+        runner
     }
 
     /// The engine executions run on.
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        &self.inner.engine
     }
 
-    /// Records a queued execution and starts it.
+    /// Records a queued execution and queues it.
     pub async fn start(&self, req: StartRequest) -> Result<Execution, EngineError> {
         self.start_with(req, Vec::new()).await
     }
@@ -65,10 +108,11 @@ impl Runner {
     pub async fn start_with(
         &self,
         req: StartRequest,
-        checkpoints: Vec<flowork_storage::NodeRun>,
+        checkpoints: Vec<NodeRun>,
     ) -> Result<Execution, EngineError> {
         // Compile first: an invalid version must not leave a queued execution behind.
-        self.engine.compiled(req.workflow_id, req.version).await?;
+        let engine = &self.inner.engine;
+        engine.compiled(req.workflow_id, req.version).await?;
         let new = NewExecution {
             id: ExecutionId::new(),
             workflow_id: req.workflow_id,
@@ -77,100 +121,205 @@ impl Runner {
             input: req.input,
             parent_id: req.parent_id,
         };
-        let exec = self.engine.store().create_execution(new).await?;
+        let exec = engine.store().create_execution(new).await?;
         for mut run in checkpoints {
             run.execution_id = exec.id;
-            self.engine.store().put_node_run(run).await?;
+            engine.store().put_node_run(run).await?;
         }
-        self.spawn(exec.id);
+        self.local(exec.id);
+        let job = QueueJob::new("run", json!({ "execution_id": exec.id.to_string() }));
+        if let Err(e) = self.inner.queue.push(&job).await {
+            // The execution row exists but nobody will run it: say so on the row itself.
+            let update = ExecutionUpdate {
+                status: ExecutionStatus::Failed,
+                output: None,
+                error: Some(format!("could not queue: {e}")),
+            };
+            let _ = engine.store().update_execution(exec.id, update).await;
+            self.forget(exec.id);
+            return Err(EngineError::Queue(e.to_string()));
+        }
+        self.inner.wake.notify_one();
         Ok(exec)
-    }
-
-    fn spawn(&self, id: ExecutionId) {
-        let cancel = self.shutdown.child_token();
-        let (tx, rx) = watch::channel(None);
-        if let Ok(mut running) = self.running.lock() {
-            running.insert(
-                id,
-                Running {
-                    cancel: cancel.clone(),
-                    done: rx,
-                },
-            );
-        }
-        let (engine, running) = (self.engine.clone(), self.running.clone());
-        tokio::spawn(async move {
-            let result = engine.run(id, cancel).await;
-            match &result {
-                Ok(exec) => {
-                    tracing::debug!(execution = %id, status = %exec.status, "execution finished")
-                }
-                Err(e) => tracing::error!(execution = %id, error = %e, "execution could not run"),
-            }
-            let _ = tx.send(result.ok());
-            if let Ok(mut running) = running.lock() {
-                running.remove(&id);
-            }
-        });
     }
 
     /// Waits up to `limit` for an execution to finish; returns it as it stands then.
     pub async fn wait(&self, id: ExecutionId, limit: Duration) -> Result<Execution, EngineError> {
+        let store = self.inner.engine.store();
         let rx = self
-            .running
+            .inner
+            .local
             .lock()
             .ok()
-            .and_then(|r| r.get(&id).map(|r| r.done.clone()));
-        if let Some(mut rx) = rx {
-            let _ = tokio::time::timeout(limit, rx.wait_for(Option::is_some)).await;
+            .and_then(|l| l.get(&id).map(|l| l.done.subscribe()));
+        match rx {
+            Some(mut rx) => {
+                let _ = tokio::time::timeout(limit, rx.wait_for(|done| *done)).await;
+            }
+            // Running on another worker: poll its record.
+            None => {
+                let deadline = tokio::time::Instant::now() + limit;
+                while tokio::time::Instant::now() < deadline {
+                    if store.get_execution(id).await?.status.is_terminal() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+            }
         }
-        Ok(self.engine.store().get_execution(id).await?)
+        Ok(store.get_execution(id).await?)
     }
 
-    /// Cancels an execution running here; one that is not running here is marked cancelled.
+    /// Cancels an execution. One running here stops at once; one queued or running elsewhere is
+    /// marked cancelled, and its worker finds it finished when it (re)loads it.
     pub async fn cancel(&self, id: ExecutionId) -> Result<Execution, EngineError> {
         let token = self
-            .running
+            .inner
+            .local
             .lock()
             .ok()
-            .and_then(|r| r.get(&id).map(|r| r.cancel.clone()));
-        match token {
-            Some(token) => {
-                token.cancel();
-                self.wait(id, Duration::from_secs(10)).await
+            .and_then(|l| l.get(&id).map(|l| l.cancel.clone()));
+        if let Some(token) = token {
+            token.cancel();
+            let exec = self.wait(id, Duration::from_secs(10)).await?;
+            if exec.status.is_terminal() {
+                return Ok(exec);
             }
-            None => {
-                let update = ExecutionUpdate {
-                    status: flowork_model::ExecutionStatus::Cancelled,
-                    output: None,
-                    error: Some("cancelled".into()),
-                };
-                Ok(self.engine.store().update_execution(id, update).await?)
+        }
+        let update = ExecutionUpdate {
+            status: ExecutionStatus::Cancelled,
+            output: None,
+            error: Some("cancelled".into()),
+        };
+        Ok(self
+            .inner
+            .engine
+            .store()
+            .update_execution(id, update)
+            .await?)
+    }
+
+    fn local(&self, id: ExecutionId) -> CancellationToken {
+        let Ok(mut local) = self.inner.local.lock() else {
+            return CancellationToken::new();
+        };
+        let entry = local.entry(id).or_insert_with(|| Local {
+            cancel: CancellationToken::new(),
+            done: watch::channel(false).0,
+        });
+        entry.cancel.clone()
+    }
+
+    fn forget(&self, id: ExecutionId) {
+        if let Ok(mut local) = self.inner.local.lock()
+            && let Some(l) = local.remove(&id)
+        {
+            let _ = l.done.send(true);
+        }
+    }
+
+    /// Pulls jobs while a worker slot is free, until shutdown. A pull is never cancelled
+    /// half-way (that could lease a job and drop it until the lease ran out); when the queue is
+    /// empty the loop sleeps, backing off to 200 ms, and a local `start` wakes it at once.
+    async fn pull_loop(self, concurrency: usize) {
+        const IDLE_MIN: Duration = Duration::from_millis(5);
+        const IDLE_MAX: Duration = Duration::from_millis(200);
+        let slots = Arc::new(Semaphore::new(concurrency));
+        let shutdown = self.inner.shutdown.clone();
+        let mut idle = IDLE_MIN;
+        loop {
+            let permit = tokio::select! {
+                () = shutdown.cancelled() => return,
+                p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            };
+            match self
+                .inner
+                .queue
+                .pull(&self.inner.worker, Duration::ZERO)
+                .await
+            {
+                Ok(Some(delivery)) => {
+                    idle = IDLE_MIN;
+                    let me = self.clone();
+                    tokio::spawn(async move {
+                        me.handle(delivery).await;
+                        drop(permit);
+                    });
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "queue pull failed; retrying");
+                    idle = IDLE_MAX;
+                }
+            }
+            drop(permit);
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = self.inner.wake.notified() => idle = IDLE_MIN,
+                () = tokio::time::sleep(idle) => idle = (idle * 2).min(IDLE_MAX),
             }
         }
     }
 
-    /// Restarts every execution left queued or running (by a crash or a restart) from its
-    /// checkpoints. Returns how many were resumed.
-    pub async fn resume_unfinished(&self) -> Result<usize, EngineError> {
-        let mut resumed = 0;
-        for status in [
-            flowork_model::ExecutionStatus::Queued,
-            flowork_model::ExecutionStatus::Running,
-        ] {
-            let filter = ExecutionFilter {
-                workflow_id: None,
-                status: Some(status),
-            };
-            let page = Page {
-                limit: 1000,
-                after: None,
-            };
-            for exec in self.engine.store().list_executions(filter, page).await? {
-                self.spawn(exec.id);
-                resumed += 1;
+    /// Runs one delivered job to its end, renewing the lease meanwhile.
+    async fn handle(&self, d: Delivery) {
+        let queue = &self.inner.queue;
+        let id = d
+            .job
+            .payload
+            .get("execution_id")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<ExecutionId>().ok());
+        let (Some(id), "run") = (id, d.job.kind.as_str()) else {
+            tracing::error!(job = %d.id, kind = %d.job.kind, "dropping a job this engine does not understand");
+            let _ = queue.ack(&d).await;
+            return;
+        };
+        let cancel = self.local(id);
+        let lost = CancellationToken::new();
+        let heartbeat = tokio::spawn(heartbeat(queue.clone(), d.clone(), lost.clone()));
+        let shutdown = self.inner.shutdown.clone();
+        let result = tokio::select! {
+            r = self.inner.engine.run(id, cancel) => Some(r),
+            // Dropping the run leaves its checkpoints; the job comes back and resumes there.
+            () = shutdown.cancelled() => None,
+            () = lost.cancelled() => None,
+        };
+        heartbeat.abort();
+        match result {
+            Some(Ok(_)) | Some(Err(EngineError::Finished(_))) => {
+                if let Err(e) = queue.ack(&d).await {
+                    tracing::warn!(execution = %id, error = %e, "ack failed; the job may run again (idempotent)");
+                }
+            }
+            Some(Err(e)) => {
+                tracing::error!(execution = %id, error = %e, "execution could not run; retrying in 5 s");
+                let _ = queue.nack(&d, Duration::from_secs(5)).await;
+            }
+            None if lost.is_cancelled() => {
+                tracing::warn!(execution = %id, "lease lost; another worker has it")
+            }
+            None => {
+                let _ = queue.nack(&d, Duration::ZERO).await;
             }
         }
-        Ok(resumed)
+        self.forget(id);
+    }
+}
+
+/// Renews the lease every third of it; cancels `lost` if another worker took the job.
+async fn heartbeat(queue: Arc<dyn JobQueue>, d: Delivery, lost: CancellationToken) {
+    loop {
+        tokio::time::sleep(LEASE / 3).await;
+        match queue.extend(&d).await {
+            Ok(()) => {}
+            Err(QueueError::LeaseLost { .. }) => {
+                lost.cancel();
+                return;
+            }
+            Err(QueueError::Unsupported { .. }) => return,
+            Err(e) => tracing::warn!(job = %d.id, error = %e, "lease renewal failed; retrying"),
+        }
     }
 }

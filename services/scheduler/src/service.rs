@@ -1,4 +1,4 @@
-//! The scheduler as a service: open the vault, resume what a crash left, serve the engine API.
+//! The scheduler as a service: open the vault, run queue workers, serve the engine API.
 
 use std::sync::Arc;
 
@@ -48,12 +48,9 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), KitError> {
+    // Workers start pulling at once; jobs a previous run left leased come back when their
+    // lease runs out, and the engine resumes those executions from their checkpoints.
     let runner = Runner::new(engine, shutdown.child_token());
-    match runner.resume_unfinished().await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(executions = n, "resumed unfinished executions"),
-        Err(e) => tracing::error!(error = %e, "could not resume unfinished executions"),
-    }
     let grpc = Grpc::new();
     grpc.set_serving(ServiceName::Scheduler).await;
     let router = crate::api::router(runner).merge(grpc.into_router());

@@ -25,6 +25,10 @@ impl From<EngineError> for Problem {
             EngineError::Finished(id) => {
                 Problem::conflict(format!("execution {id} already finished"))
             }
+            EngineError::Queue(e) => {
+                tracing::error!(error = %e, "queue failure");
+                Problem::unavailable("the work queue is unavailable; see the engine log")
+            }
         }
     }
 }

@@ -34,6 +34,9 @@ pub enum EngineError {
     /// The execution already finished.
     #[error("execution {0} already finished")]
     Finished(ExecutionId),
+    /// The work queue refused the job.
+    #[error("queue: {0}")]
+    Queue(String),
 }
 
 /// Runs executions against a store. Cheap to clone; share one per process.
