@@ -1,6 +1,7 @@
 //! The scheduler as a service: open the vault, run queue workers, serve the engine API.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use flowork_kit::entry::BoxError;
 use flowork_kit::server::{self, Grpc};
@@ -51,6 +52,12 @@ pub async fn run(
     // Workers start pulling at once; jobs a previous run left leased come back when their
     // lease runs out, and the engine resumes those executions from their checkpoints.
     let runner = Runner::new(engine, shutdown.child_token());
+    // Every worker runs the cron loop; claims in the store make each tick fire once overall.
+    crate::cron::CronScheduler::spawn(
+        runner.clone(),
+        Duration::from_secs(1),
+        shutdown.child_token(),
+    );
     let grpc = Grpc::new();
     grpc.set_serving(ServiceName::Scheduler).await;
     let router = crate::api::router(runner).merge(grpc.into_router());
