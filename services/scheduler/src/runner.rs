@@ -23,7 +23,8 @@ use crate::engine::{Engine, EngineError};
 pub const DEFAULT_CONCURRENCY: usize = 64;
 /// The embedded queue's name in the store.
 const QUEUE: &str = "executions";
-const LEASE: Duration = Duration::from_secs(60);
+/// How long a worker holds a job without renewing it (renewed every third of it).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 
 /// What is needed to start an execution.
 #[derive(Debug, Clone)]
@@ -49,6 +50,7 @@ struct Inner {
     local: Mutex<HashMap<ExecutionId, Local>>,
     /// Wakes the puller when this process pushed a job, so local runs start at once.
     wake: Notify,
+    lease: Duration,
     shutdown: CancellationToken,
 }
 
@@ -62,15 +64,27 @@ impl Runner {
     /// A runner on the embedded (store-backed) queue, with [`DEFAULT_CONCURRENCY`] workers.
     /// Must be called inside a tokio runtime; workers stop when `shutdown` is cancelled.
     pub fn new(engine: Engine, shutdown: CancellationToken) -> Self {
-        let queue = Arc::new(EmbeddedQueue::new(engine.store().clone(), QUEUE).with_lease(LEASE));
-        Self::with_queue(engine, queue, DEFAULT_CONCURRENCY, shutdown)
+        Self::embedded(engine, DEFAULT_CONCURRENCY, DEFAULT_LEASE, shutdown)
+    }
+
+    /// A runner on the embedded queue with the given worker count and lease.
+    pub fn embedded(
+        engine: Engine,
+        concurrency: usize,
+        lease: Duration,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let queue = Arc::new(EmbeddedQueue::new(engine.store().clone(), QUEUE).with_lease(lease));
+        Self::with_queue(engine, queue, concurrency, lease, shutdown)
     }
 
     /// A runner on any queue (Redis for many workers), driving up to `concurrency` executions.
+    /// `lease` must be the queue's lease: workers renew every third of it.
     pub fn with_queue(
         engine: Engine,
         queue: Arc<dyn JobQueue>,
         concurrency: usize,
+        lease: Duration,
         shutdown: CancellationToken,
     ) -> Self {
         let worker = format!(
@@ -84,6 +98,7 @@ impl Runner {
             worker,
             local: Mutex::default(),
             wake: Notify::new(),
+            lease,
             shutdown,
         };
         let runner = Self {
@@ -278,7 +293,12 @@ impl Runner {
         };
         let cancel = self.local(id);
         let lost = CancellationToken::new();
-        let heartbeat = tokio::spawn(heartbeat(queue.clone(), d.clone(), lost.clone()));
+        let heartbeat = tokio::spawn(heartbeat(
+            queue.clone(),
+            d.clone(),
+            self.inner.lease,
+            lost.clone(),
+        ));
         let shutdown = self.inner.shutdown.clone();
         let result = tokio::select! {
             r = self.inner.engine.run(id, cancel) => Some(r),
@@ -309,9 +329,14 @@ impl Runner {
 }
 
 /// Renews the lease every third of it; cancels `lost` if another worker took the job.
-async fn heartbeat(queue: Arc<dyn JobQueue>, d: Delivery, lost: CancellationToken) {
+async fn heartbeat(
+    queue: Arc<dyn JobQueue>,
+    d: Delivery,
+    lease: Duration,
+    lost: CancellationToken,
+) {
     loop {
-        tokio::time::sleep(LEASE / 3).await;
+        tokio::time::sleep(lease / 3).await;
         match queue.extend(&d).await {
             Ok(()) => {}
             Err(QueueError::LeaseLost { .. }) => {
