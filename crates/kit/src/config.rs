@@ -27,7 +27,7 @@ pub struct Config {
     pub log: LogConfig,
     pub database: DatabaseConfig,
     pub gateway: GatewayConfig,
-    pub scheduler: ServiceConfig,
+    pub scheduler: SchedulerConfig,
     pub store: ServiceConfig,
     pub modules: ServiceConfig,
     pub inference: ServiceConfig,
@@ -76,6 +76,33 @@ pub struct GatewayConfig {
     pub public_metrics: bool,
 }
 
+/// `[scheduler]`: the engine's workers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    /// Where the engine API and health listen (private). Unset: as for other services.
+    pub listen: Option<SocketAddr>,
+    /// Executions one process drives at once.
+    pub concurrency: usize,
+    /// How long a worker holds a job without renewing it; a dead worker's executions resume
+    /// elsewhere after this.
+    pub lease_ms: u64,
+    /// `redis://...` to share the work queue among many schedulers (Redis Streams). Unset: the
+    /// embedded queue in the database.
+    pub redis_url: Option<String>,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            concurrency: 64,
+            lease_ms: 60_000,
+            redis_url: None,
+        }
+    }
+}
+
 /// `[store]`, `[modules]`, ...: a private gRPC service.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -92,7 +119,7 @@ impl Default for Config {
             log: LogConfig::default(),
             database: DatabaseConfig::default(),
             gateway: GatewayConfig::default(),
-            scheduler: ServiceConfig::default(),
+            scheduler: SchedulerConfig::default(),
             store: ServiceConfig::default(),
             modules: ServiceConfig::default(),
             inference: ServiceConfig::default(),
@@ -170,6 +197,27 @@ impl Config {
         if let Some(url) = &self.database.url {
             check_database_url(url)?;
         }
+        if self.scheduler.concurrency == 0 {
+            return Err(KitError::Config(
+                "scheduler.concurrency must be at least 1".into(),
+            ));
+        }
+        if self.scheduler.lease_ms < 1_000 {
+            return Err(KitError::Config(
+                "scheduler.lease_ms must be at least 1000".into(),
+            ));
+        }
+        if let Some(url) = &self.scheduler.redis_url {
+            match url::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "redis" | "rediss") => {}
+                _ => {
+                    return Err(KitError::Config(format!(
+                        "scheduler.redis_url = {:?}: expected redis://host:port/",
+                        redact_password(url)
+                    )));
+                }
+            }
+        }
         if self.database.max_connections == 0 {
             return Err(KitError::Config(
                 "database.max_connections must be at least 1".into(),
@@ -207,6 +255,7 @@ impl Config {
     pub fn dump(&self) -> Result<String, KitError> {
         let mut shown = self.clone();
         shown.database.url = shown.database.url.as_deref().map(redact_password);
+        shown.scheduler.redis_url = shown.scheduler.redis_url.as_deref().map(redact_password);
         toml::to_string_pretty(&shown).map_err(|e| KitError::Config(e.to_string()))
     }
 }

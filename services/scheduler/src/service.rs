@@ -42,16 +42,17 @@ pub async fn prepare(cfg: &Config, store: Arc<dyn Store>) -> Result<Engine, Vaul
     Ok(Engine::new(store).with_vault(vault))
 }
 
-/// Serves the engine API and health on `listener` until `shutdown`, after resuming every
-/// execution a previous run left unfinished.
+/// Serves the engine API and health on `listener` until `shutdown`, with queue workers and the
+/// cron loop running.
 pub async fn run(
+    cfg: &Config,
     engine: Engine,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), KitError> {
     // Workers start pulling at once; jobs a previous run left leased come back when their
     // lease runs out, and the engine resumes those executions from their checkpoints.
-    let runner = Runner::new(engine, shutdown.child_token());
+    let runner = runner(cfg, engine, shutdown.child_token()).await?;
     // Every worker runs the cron loop; claims in the store make each tick fire once overall.
     crate::cron::CronScheduler::spawn(
         runner.clone(),
@@ -76,6 +77,36 @@ pub async fn start(
     }
     let store = flowork_storage::connect(&url, cfg.database.max_connections).await?;
     let engine = prepare(&cfg, store).await?;
-    run(engine, listener, shutdown).await?;
+    run(&cfg, engine, listener, shutdown).await?;
     Ok(())
+}
+
+/// Workers on the configured queue: Redis Streams when `scheduler.redis_url` is set, else the
+/// embedded queue in the database.
+async fn runner(
+    cfg: &Config,
+    engine: Engine,
+    shutdown: CancellationToken,
+) -> Result<Runner, KitError> {
+    let sc = &cfg.scheduler;
+    let lease = Duration::from_millis(sc.lease_ms);
+    let Some(url) = &sc.redis_url else {
+        return Ok(Runner::embedded(engine, sc.concurrency, lease, shutdown));
+    };
+    let mut rc = flowork_queue::RedisConfig::new(url.clone(), "executions");
+    rc.lease = lease;
+    let queue = flowork_queue::RedisQueue::connect(rc).await.map_err(|e| {
+        KitError::Config(format!(
+            "scheduler.redis_url = {}: {e}",
+            flowork_kit::config::redact_password(url)
+        ))
+    })?;
+    tracing::info!(queue = "redis", "work queue connected");
+    Ok(Runner::with_queue(
+        engine,
+        std::sync::Arc::new(queue),
+        sc.concurrency,
+        lease,
+        shutdown,
+    ))
 }

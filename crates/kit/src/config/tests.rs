@@ -77,6 +77,14 @@ fn bad_values_name_the_setting() {
     });
     assert!(err.contains("database.url"), "{err}");
     let err = load_err(|j| {
+        j.set_env("FLOWORK_SCHEDULER__REDIS_URL", "http://u:pw@redis/");
+        Ok(())
+    });
+    assert!(
+        err.contains("scheduler.redis_url") && !err.contains(":pw@"),
+        "{err}"
+    );
+    let err = load_err(|j| {
         j.set_env("FLOWORK_LOG__FORMAT", "xml");
         Ok(())
     });
