@@ -79,6 +79,8 @@ string_enum!(
     NodeRunStatus, "node run status" {
         /// Started, not finished.
         Running = "running",
+        /// Parked on a durable wait (`core.wait`); its output holds when it is due.
+        Waiting = "waiting",
         /// Finished with an output.
         Succeeded = "succeeded",
         /// Finished with an error.

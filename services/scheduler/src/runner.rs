@@ -5,19 +5,23 @@
 //! while they run. A worker that dies loses nothing: its lease runs out, another worker pulls the
 //! job, and the engine resumes the execution from its checkpoints. Shutting down leaves running
 //! executions as they are (not cancelled), to be resumed the same way.
+//!
+//! An execution that parks on `core.wait` gives its job back to the queue with the wait's delay
+//! (a nack: one atomic step, so the wake-up is neither lost nor doubled by a crash between two
+//! writes). Until then it holds no worker slot and no lease, and the delay survives restarts.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use flowork_model::{ExecutionId, ExecutionStatus, WorkflowId};
+use flowork_model::{ExecutionId, ExecutionStatus, Timestamp, WorkflowId};
 use flowork_queue::{Delivery, EmbeddedQueue, JobQueue, QueueError, QueueJob};
 use flowork_storage::{Execution, ExecutionUpdate, NewExecution, NodeRun};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{Engine, EngineError};
+use crate::engine::{Engine, EngineError, Outcome};
 
 /// How many executions one process drives at once by default.
 pub const DEFAULT_CONCURRENCY: usize = 64;
@@ -301,14 +305,23 @@ impl Runner {
         ));
         let shutdown = self.inner.shutdown.clone();
         let result = tokio::select! {
-            r = self.inner.engine.run(id, cancel) => Some(r),
+            r = self.inner.engine.resume(id, cancel) => Some(r),
             // Dropping the run leaves its checkpoints; the job comes back and resumes there.
             () = shutdown.cancelled() => None,
             () = lost.cancelled() => None,
         };
         heartbeat.abort();
         match result {
-            Some(Ok(_)) | Some(Err(EngineError::Finished(_))) => {
+            Some(Ok(Outcome::Parked { until, .. })) => {
+                let delay = Duration::from_millis(
+                    (until.millis() - Timestamp::now().millis()).max(0) as u64,
+                );
+                tracing::debug!(execution = %id, delay_ms = delay.as_millis() as u64, "parked on a wait");
+                if let Err(e) = queue.nack(&d, delay).await {
+                    tracing::warn!(execution = %id, error = %e, "could not park the job; it runs again when its lease ends");
+                }
+            }
+            Some(Ok(Outcome::Finished(_))) | Some(Err(EngineError::Finished(_))) => {
                 if let Err(e) = queue.ack(&d).await {
                     tracing::warn!(execution = %id, error = %e, "ack failed; the job may run again (idempotent)");
                 }

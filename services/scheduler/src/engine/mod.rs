@@ -2,17 +2,19 @@
 //!
 //! Each node run is checkpointed through the store before its dependants start, so a worker that
 //! dies leaves a record another worker resumes from; nodes that succeeded never run again.
+//! `core.wait` is the engine's own node ([`wait`]): it parks the execution instead of sleeping.
 
 mod attempt;
 mod run;
 mod scope;
 mod state;
+mod wait;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use flowork_model::workflow::{Catalog, CompiledWorkflow, ValidationErrors, WorkflowDoc, compile};
-use flowork_model::{ExecutionId, WorkflowId};
+use flowork_model::{ExecutionId, Timestamp, WorkflowId};
 use flowork_storage::{Execution, StorageError, Store};
 use flowork_vault::Vault;
 use tokio_util::sync::CancellationToken;
@@ -37,6 +39,28 @@ pub enum EngineError {
     /// The work queue refused the job.
     #[error("queue: {0}")]
     Queue(String),
+}
+
+/// How far one drive of an execution got.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// It finished (succeeded, failed or was cancelled).
+    Finished(Execution),
+    /// It is `waiting` on `core.wait` nodes; run it again at `until` (not before: it would just
+    /// park again).
+    Parked {
+        execution: Execution,
+        until: Timestamp,
+    },
+}
+
+impl Outcome {
+    /// The execution as the drive left it.
+    pub fn into_execution(self) -> Execution {
+        match self {
+            Self::Finished(e) | Self::Parked { execution: e, .. } => e,
+        }
+    }
 }
 
 /// Runs executions against a store. Cheap to clone; share one per process.
@@ -142,13 +166,22 @@ impl Engine {
             .cloned()
     }
 
-    /// Runs an execution to its end (or resumes it from its checkpoints) and returns it finished.
-    /// Cancelling `cancel` stops it with status `cancelled`.
+    /// Runs an execution (or resumes it from its checkpoints) until it finishes or parks on a
+    /// wait, and returns it as it stands then. Cancelling `cancel` stops it with `cancelled`.
     pub async fn run(
         &self,
         id: ExecutionId,
         cancel: CancellationToken,
     ) -> Result<Execution, EngineError> {
+        self.resume(id, cancel).await.map(Outcome::into_execution)
+    }
+
+    /// Like [`Engine::run`], saying when a parked execution wants to run again.
+    pub async fn resume(
+        &self,
+        id: ExecutionId,
+        cancel: CancellationToken,
+    ) -> Result<Outcome, EngineError> {
         let exec = self.inner.store.get_execution(id).await?;
         if exec.status.is_terminal() {
             return Err(EngineError::Finished(id));

@@ -4,28 +4,30 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use flowork_model::workflow::CompiledWorkflow;
-use flowork_model::{ExecutionStatus, NodeRunStatus};
-use flowork_storage::{Execution, ExecutionUpdate};
+use flowork_model::{ExecutionStatus, NodeRunStatus, Timestamp};
+use flowork_storage::{Execution, ExecutionUpdate, NodeRun};
 use serde_json::Value;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::attempt::{Failure, run_node, skipped};
 use super::state::{NodeState, Readiness, input_of, readiness};
-use super::{Engine, EngineError, scope};
+use super::{Engine, EngineError, Outcome, scope, wait};
 use crate::nodes::{NodeContext, NodeOutput};
 
 type Finished = (usize, Result<NodeOutput, Failure>);
 
 /// The state of one execution being driven by this worker.
 pub(crate) struct Run {
-    engine: Engine,
-    wf: Arc<CompiledWorkflow>,
-    exec: Execution,
+    pub(super) engine: Engine,
+    pub(super) wf: Arc<CompiledWorkflow>,
+    pub(super) exec: Execution,
     cancel: CancellationToken,
-    states: Vec<NodeState>,
+    pub(super) states: Vec<NodeState>,
     /// The attempt number each node starts at (past 1 when resuming).
-    next_attempt: Vec<u32>,
+    pub(super) next_attempt: Vec<u32>,
+    /// The checkpoints of parked `core.wait` nodes, by node index.
+    pub(super) parked: HashMap<usize, NodeRun>,
     /// The root node that receives the execution's input; other trigger roots are skipped.
     start: Vec<bool>,
     last_output: Option<Value>,
@@ -43,7 +45,8 @@ impl Run {
         let n = wf.nodes.len();
         let mut states = vec![NodeState::Pending; n];
         let mut next_attempt = vec![1; n];
-        let mut latest: HashMap<String, flowork_storage::NodeRun> = HashMap::new();
+        let mut parked = HashMap::new();
+        let mut latest: HashMap<String, NodeRun> = HashMap::new();
         for run in engine.store().list_node_runs(exec.id).await? {
             if latest
                 .get(&run.node_id)
@@ -64,6 +67,13 @@ impl Run {
                     }
                 }
                 NodeRunStatus::Skipped => states[i] = NodeState::Skipped,
+                NodeRunStatus::Waiting => match wait::due_of(&run) {
+                    Some(until) => {
+                        states[i] = NodeState::Parked { until };
+                        parked.insert(i, run);
+                    }
+                    None => next_attempt[i] = run.attempt + 1,
+                },
                 NodeRunStatus::Running | NodeRunStatus::Failed => next_attempt[i] = run.attempt + 1,
             }
         }
@@ -75,14 +85,15 @@ impl Run {
             cancel,
             states,
             next_attempt,
+            parked,
             start,
             last_output: None,
             response: None,
         })
     }
 
-    /// Runs to the end and records the outcome on the execution.
-    pub(crate) async fn drive(mut self) -> Result<Execution, EngineError> {
+    /// Runs to the end, or until only parked waits are left, and records that on the execution.
+    pub(crate) async fn drive(mut self) -> Result<Outcome, EngineError> {
         let store = self.engine.store().clone();
         let running = ExecutionUpdate {
             status: ExecutionStatus::Running,
@@ -101,7 +112,16 @@ impl Run {
             None => self.advance().await,
         };
         let update = match outcome {
-            Ok(()) => ExecutionUpdate {
+            Ok(Some(until)) => {
+                let waiting = ExecutionUpdate {
+                    status: ExecutionStatus::Waiting,
+                    output: None,
+                    error: None,
+                };
+                let execution = store.update_execution(self.exec.id, waiting).await?;
+                return Ok(Outcome::Parked { execution, until });
+            }
+            Ok(None) => ExecutionUpdate {
                 status: ExecutionStatus::Succeeded,
                 output: self.response.take().or(self.last_output.take()),
                 error: None,
@@ -118,11 +138,14 @@ impl Run {
             },
             Err(Failure::Storage(e)) => return Err(e.into()),
         };
-        Ok(store.update_execution(self.exec.id, update).await?)
+        let finished = store.update_execution(self.exec.id, update).await?;
+        Ok(Outcome::Finished(finished))
     }
 
-    /// Starts every node whose parents are settled, until none is left.
-    async fn advance(&mut self) -> Result<(), Failure> {
+    /// Starts every node whose parents are settled, until none is left. Branches still running
+    /// when a wait parks are let finish (and checkpoint) first; then, if waits are still parked,
+    /// returns the earliest time one is due.
+    async fn advance(&mut self) -> Result<Option<Timestamp>, Failure> {
         let mut tasks: JoinSet<Finished> = JoinSet::new();
         let inflight = self.cancel.child_token();
         self.schedule(&mut tasks, &inflight).await?;
@@ -149,10 +172,10 @@ impl Run {
             }
             self.schedule(&mut tasks, &inflight).await?;
         }
-        Ok(())
+        Ok(self.states.iter().filter_map(NodeState::parked_until).min())
     }
 
-    fn finish(&mut self, i: usize, out: NodeOutput) {
+    pub(super) fn finish(&mut self, i: usize, out: NodeOutput) {
         if self.wf.nodes[i].kind == "core.respond" {
             self.response = Some(out.value.clone());
         }
@@ -171,6 +194,12 @@ impl Run {
     ) -> Result<(), Failure> {
         let wf = self.wf.clone();
         for &i in &wf.graph.order {
+            if let NodeState::Parked { until } = self.states[i] {
+                if until <= Timestamp::now() {
+                    self.complete_wait(i).await?;
+                }
+                continue;
+            }
             if self.states[i] != NodeState::Pending {
                 continue;
             }
@@ -194,6 +223,9 @@ impl Run {
                         .map_err(Failure::Storage)?;
                     self.states[i] = NodeState::Skipped;
                 }
+                Readiness::Run(live) if wf.nodes[i].kind == wait::KIND => {
+                    self.start_wait(i, &live).await?;
+                }
                 Readiness::Run(live) => self.spawn(tasks, cancel, i, &live),
             }
         }
@@ -208,11 +240,7 @@ impl Run {
         live: &[(usize, Value)],
     ) {
         let wf = &self.wf;
-        let input = if live.is_empty() {
-            self.exec.input.clone()
-        } else {
-            input_of(wf, live)
-        };
+        let input = self.input(live);
         let trigger = self.trigger_output();
         let node = &wf.nodes[i];
         let cx = NodeContext {
@@ -239,6 +267,15 @@ impl Run {
                 run_node(store, handler, exec, &wf.nodes[i], cx, first).await,
             )
         });
+    }
+
+    /// A node's input from its live parents (the execution's input for a root).
+    pub(super) fn input(&self, live: &[(usize, Value)]) -> Value {
+        if live.is_empty() {
+            self.exec.input.clone()
+        } else {
+            input_of(&self.wf, live)
+        }
     }
 
     /// The output of the trigger that started the execution (its input, when none ran yet).

@@ -1,5 +1,6 @@
 //! Where each node of a running execution stands, and which nodes can start next.
 
+use flowork_model::Timestamp;
 use flowork_model::workflow::CompiledWorkflow;
 use serde_json::{Map, Value};
 
@@ -10,10 +11,22 @@ pub(crate) enum NodeState {
     Pending,
     /// Started, not finished.
     Running,
+    /// A `core.wait` checkpointed as waiting until this time.
+    Parked { until: Timestamp },
     /// Finished with an output (and the port it took).
     Done { output: Value, port: Option<String> },
     /// On a branch not taken.
     Skipped,
+}
+
+impl NodeState {
+    /// When a parked wait is due.
+    pub(crate) fn parked_until(&self) -> Option<Timestamp> {
+        match self {
+            Self::Parked { until } => Some(*until),
+            _ => None,
+        }
+    }
 }
 
 /// What the parents of a node decide for it.
@@ -31,7 +44,9 @@ pub(crate) fn readiness(wf: &CompiledWorkflow, states: &[NodeState], node: usize
     let mut live = Vec::new();
     for link in &wf.graph.parents[node] {
         match &states[link.node] {
-            NodeState::Pending | NodeState::Running => return Readiness::Waiting,
+            NodeState::Pending | NodeState::Running | NodeState::Parked { .. } => {
+                return Readiness::Waiting;
+            }
             NodeState::Skipped => {}
             NodeState::Done { output, port } => {
                 if link.port.is_none() || link.port == *port {
