@@ -18,6 +18,7 @@ pub mod replay;
 pub mod runner;
 mod service;
 pub mod versions;
+pub mod webhooks;
 
 pub use engine::{Engine, EngineError};
 pub use runner::{Runner, StartRequest};

@@ -480,3 +480,141 @@ async fn replay_reruns_from_a_node_with_recorded_inputs_and_edited_params() {
         (StatusCode::BAD_REQUEST, Some("from"))
     );
 }
+
+#[tokio::test]
+async fn webhooks_start_active_workflows_and_answer_with_the_result() {
+    let api = serve(true).await;
+    let doc = json!({"name": "hook", "nodes": [
+        {"id": "hook", "type": "trigger.webhook", "params": {"path": "orders/new", "method": "POST", "respond": "last_node"}},
+        {"id": "total", "type": "core.set", "params": {"value": "{total: (.input.body.items | map(.price) | add), q: .input.query.src}"}},
+        {"id": "reply", "type": "core.respond", "params": {"status": 201, "headers": {"x-total": "{{ .input.total }}"}, "body": ".input"}}],
+      "edges": [{"from": "hook", "to": "total"}, {"from": "total", "to": "reply"}]});
+    let (_, wf) = api
+        .call(reqwest::Method::POST, "/api/v1/workflows", Some(doc))
+        .await;
+    let id = wf["id"].as_str().expect("id").to_owned();
+    let hook = format!("{}/webhook/orders/new?src=shop", api.base);
+    let body = json!({"items": [{"price": 2}, {"price": 3}]});
+
+    let res = api.http.post(&hook).json(&body).send().await.expect("post");
+    assert_eq!(
+        res.status(),
+        StatusCode::NOT_FOUND,
+        "inactive workflows do not listen"
+    );
+    let (code, _) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/workflows/{id}/activate"),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+
+    let res = api.http.post(&hook).json(&body).send().await.expect("post");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(res.headers()["x-total"], "5");
+    assert_eq!(
+        res.json::<Value>().await.expect("json"),
+        json!({"total": 5, "q": "shop"})
+    );
+    let res = api.http.get(&hook).send().await.expect("get");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "only POST is wired");
+
+    let (code, _) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/workflows/{id}/deactivate"),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    let res = api.http.post(&hook).json(&body).send().await.expect("post");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn signed_webhooks_need_a_valid_hmac_and_immediate_ones_answer_202() {
+    use hmac::Mac;
+    let api = serve(true).await;
+    let (code, _) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/credentials",
+            Some(json!({"name": "hook-secret", "kind": "hmac", "secret": {"secret": "shh"}})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED);
+    let doc = json!({"name": "signed", "nodes": [
+        {"id": "hook", "type": "trigger.webhook", "params": {"path": "signed", "secret": "hook-secret"}},
+        {"id": "log", "type": "core.set", "params": {"value": ".input.body"}}],
+      "edges": [{"from": "hook", "to": "log"}]});
+    let (_, wf) = api
+        .call(reqwest::Method::POST, "/api/v1/workflows", Some(doc))
+        .await;
+    api.call(
+        reqwest::Method::POST,
+        &format!(
+            "/api/v1/workflows/{}/activate",
+            wf["id"].as_str().expect("id")
+        ),
+        None,
+    )
+    .await;
+    let url = format!("{}/webhook/signed", api.base);
+    let body = br#"{"event":"paid"}"#;
+
+    let res = api
+        .http
+        .post(&url)
+        .body(body.to_vec())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "unsigned");
+    let res = api
+        .http
+        .post(&url)
+        .header("x-flowork-signature", "sha256=00")
+        .body(body.to_vec())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "wrong signature");
+
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"shh").expect("key");
+    mac.update(body);
+    let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let res = api
+        .http
+        .post(&url)
+        .header("x-flowork-signature", sig)
+        .header("content-type", "application/json")
+        .body(body.to_vec())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let ex = res.json::<Value>().await.expect("json")["execution_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        let (_, e) = api
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/executions/{ex}"),
+                None,
+            )
+            .await;
+        status = e["status"].clone();
+        if status == "succeeded" {
+            assert_eq!(e["output"], json!({"event": "paid"}));
+            assert_eq!(e["trigger"], "hook");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, "succeeded");
+}

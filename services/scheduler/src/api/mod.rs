@@ -8,15 +8,33 @@ mod executions;
 mod input;
 mod nodes;
 mod views;
+mod webhooks;
 mod workflows;
 
+use std::sync::Arc;
+
 use axum::Json;
-use axum::routing::get;
+use axum::extract::FromRef;
+use axum::routing::{any, get};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::runner::Runner;
+use crate::webhooks::WebhookIndex;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub(crate) struct ApiState {
+    pub(crate) runner: Runner,
+    pub(crate) webhooks: Arc<WebhookIndex>,
+}
+
+impl FromRef<ApiState> for Runner {
+    fn from_ref(s: &ApiState) -> Runner {
+        s.runner.clone()
+    }
+}
 
 pub use views::{ExecutionView, NodeRunView, WorkflowView};
 
@@ -32,7 +50,7 @@ pub use views::{ExecutionView, NodeRunView, WorkflowView};
 )]
 struct ApiDoc;
 
-fn routes() -> OpenApiRouter<Runner> {
+fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(workflows::create, workflows::list))
         .routes(routes!(
@@ -41,6 +59,8 @@ fn routes() -> OpenApiRouter<Runner> {
             workflows::delete
         ))
         .routes(routes!(workflows::run))
+        .routes(routes!(workflows::activate))
+        .routes(routes!(workflows::deactivate))
         .routes(routes!(executions::list))
         .routes(routes!(executions::get))
         .routes(routes!(executions::cancel))
@@ -56,8 +76,16 @@ fn routes() -> OpenApiRouter<Runner> {
 
 /// The engine's routes (`/api/v1/...`) plus `/api/openapi.json`.
 pub fn router(runner: Runner) -> axum::Router {
-    let (router, doc) = routes().with_state(runner).split_for_parts();
+    let state = ApiState {
+        runner,
+        webhooks: Arc::default(),
+    };
+    let (router, doc) = routes().split_for_parts();
+    let webhook =
+        any(webhooks::receive).layer(axum::extract::DefaultBodyLimit::max(webhooks::MAX_BODY));
     router
+        .route("/webhook/{*path}", webhook)
+        .with_state(state)
         .route("/api/openapi.json", get(move || async move { Json(doc) }))
         .fallback(|| async { flowork_kit::Problem::not_found("no such route") })
 }

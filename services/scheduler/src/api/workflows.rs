@@ -13,6 +13,7 @@ use flowork_model::WorkflowId;
 use flowork_storage::Page;
 use serde_json::Value;
 
+use super::ApiState;
 use super::input;
 use super::views::{ExecutionView, WorkflowView};
 use crate::runner::{Runner, StartRequest};
@@ -30,12 +31,13 @@ fn query(q: Params) -> Result<HashMap<String, String>, Problem> {
     request_body(content = Object, description = "The workflow document (DESIGN §4)"),
     responses((status = 201, body = WorkflowView), (status = 400, description = "Not JSON/YAML"), (status = 422, description = "Invalid workflow; names the node and field")))]
 pub(crate) async fn create(
-    State(runner): State<Runner>,
+    State(ApiState { runner, webhooks }): State<ApiState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<WorkflowView>), Problem> {
     let doc = input::workflow(&headers, &body)?;
     let (wf, record) = versions::create(runner.engine(), doc).await?;
+    webhooks.invalidate();
     Ok((
         StatusCode::CREATED,
         Json(WorkflowView::new(&wf, record.get("workflow").cloned())),
@@ -90,7 +92,7 @@ pub(crate) async fn get(
     request_body(content = Object, description = "The workflow document"),
     responses((status = 200, body = WorkflowView), (status = 404), (status = 409, description = "Someone saved first"), (status = 422)))]
 pub(crate) async fn update(
-    State(runner): State<Runner>,
+    State(ApiState { runner, webhooks }): State<ApiState>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -102,6 +104,7 @@ pub(crate) async fn update(
     let expected = input::opt::<u32>(expected.as_ref(), "If-Match")?;
     let doc = input::workflow(&headers, &body)?;
     let (wf, record) = versions::update(runner.engine(), id, doc, expected).await?;
+    webhooks.invalidate();
     Ok(Json(WorkflowView::new(
         &wf,
         record.get("workflow").cloned(),
@@ -113,11 +116,12 @@ pub(crate) async fn update(
     params(("id" = String, Path, description = "Workflow id")),
     responses((status = 204), (status = 404)))]
 pub(crate) async fn delete(
-    State(runner): State<Runner>,
+    State(ApiState { runner, webhooks }): State<ApiState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
     let id: WorkflowId = input::id(&id, "id")?;
     runner.engine().store().delete_workflow(id).await?;
+    webhooks.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -163,4 +167,46 @@ pub(crate) async fn run(
         StatusCode::ACCEPTED
     };
     Ok((code, Json(ExecutionView::new(exec, None))))
+}
+
+async fn set_active(
+    state: ApiState,
+    id: &str,
+    active: bool,
+) -> Result<Json<WorkflowView>, Problem> {
+    let id: WorkflowId = input::id(id, "id")?;
+    let patch = flowork_storage::WorkflowPatch {
+        name: None,
+        active: Some(active),
+    };
+    let wf = state
+        .runner
+        .engine()
+        .store()
+        .update_workflow(id, patch)
+        .await?;
+    state.webhooks.invalidate();
+    Ok(Json(WorkflowView::new(&wf, None)))
+}
+
+/// Activate: its webhook and cron triggers start firing.
+#[utoipa::path(post, path = "/api/v1/workflows/{id}/activate", tag = "workflows",
+    params(("id" = String, Path, description = "Workflow id")),
+    responses((status = 200, body = WorkflowView), (status = 404)))]
+pub(crate) async fn activate(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<WorkflowView>, Problem> {
+    set_active(state, &id, true).await
+}
+
+/// Deactivate: its triggers stop firing (running executions go on).
+#[utoipa::path(post, path = "/api/v1/workflows/{id}/deactivate", tag = "workflows",
+    params(("id" = String, Path, description = "Workflow id")),
+    responses((status = 200, body = WorkflowView), (status = 404)))]
+pub(crate) async fn deactivate(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<WorkflowView>, Problem> {
+    set_active(state, &id, false).await
 }
