@@ -42,9 +42,12 @@ pub struct Target {
 }
 
 /// `(METHOD or ANY, path)` → target.
+type Routes = HashMap<(String, String), Target>;
+
+/// The index, with when it was built.
 #[derive(Default)]
 pub struct WebhookIndex {
-    entries: RwLock<(Option<Instant>, HashMap<(String, String), Target>)>,
+    entries: RwLock<(Option<Instant>, Routes)>,
     stale: AtomicBool,
 }
 
@@ -78,13 +81,13 @@ impl WebhookIndex {
     }
 }
 
-fn lookup(map: &HashMap<(String, String), Target>, method: &str, path: &str) -> Option<Target> {
+fn lookup(map: &Routes, method: &str, path: &str) -> Option<Target> {
     map.get(&(method.to_ascii_uppercase(), path.to_owned()))
         .or_else(|| map.get(&("ANY".to_owned(), path.to_owned())))
         .cloned()
 }
 
-async fn build(engine: &Engine) -> Result<HashMap<(String, String), Target>, EngineError> {
+async fn build(engine: &Engine) -> Result<Routes, EngineError> {
     let mut map = HashMap::new();
     let mut after = None;
     loop {
