@@ -194,3 +194,54 @@ async fn a_second_stack_on_a_taken_gateway_port_fails_cleanly() {
         "nothing is created when a port is taken"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_reflection_lists_the_store_service() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = CancellationToken::new();
+    let stack = launch(Arc::new(config(dir.path())), token.clone())
+        .await
+        .expect("stack starts");
+    let channel = tonic::transport::Endpoint::from_shared(format!(
+        "http://{}",
+        addr_of(&stack, ServiceName::Store)
+    ))
+    .expect("endpoint")
+    .connect()
+    .await
+    .expect("connect");
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::iter([req]))
+        .await
+        .expect("reflection")
+        .into_inner();
+    let res = stream
+        .message()
+        .await
+        .expect("answer")
+        .expect("one message");
+    let Some(MessageResponse::ListServicesResponse(list)) = res.message_response else {
+        panic!("unexpected reflection answer: {res:?}");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for want in [
+        "flowork.v1.Store",
+        "flowork.v1.EngineLink",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "{want} missing from {names:?}"
+        );
+    }
+    stop(stack, token).await;
+}
