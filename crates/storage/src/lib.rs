@@ -39,6 +39,20 @@ pub async fn connect(url: &str, max_connections: usize) -> Result<Arc<dyn Store>
     }
 }
 
+/// Opens the store a service's config names (`database.url`; SQLite under the data dir by
+/// default), creating the data dir first when the store lives there, and logs the backend.
+pub async fn open(
+    cfg: &flowork_kit::Config,
+) -> Result<Arc<dyn Store>, flowork_kit::entry::BoxError> {
+    let url = cfg.database_url();
+    if url.starts_with("sqlite://") {
+        flowork_kit::entry::ensure_data_dir(&cfg.data_dir)?;
+    }
+    let store = connect(&url, cfg.database.max_connections).await?;
+    tracing::info!(backend = ?store.backend(), database = %redact_url(&url), "store opened");
+    Ok(store)
+}
+
 /// The URL with any password replaced by `***`, for messages and logs.
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {

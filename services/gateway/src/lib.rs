@@ -74,11 +74,7 @@ pub async fn start(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), BoxError> {
-    let url = cfg.database_url();
-    if url.starts_with("sqlite://") {
-        flowork_kit::entry::ensure_data_dir(&cfg.data_dir)?;
-    }
-    let store = flowork_storage::connect(&url, cfg.database.max_connections).await?;
+    let store = flowork_storage::open(&cfg).await?;
     if let AdminBootstrap::Generated(password) = bootstrap_admin(store.as_ref()).await? {
         print_generated(&password);
     }

@@ -71,11 +71,7 @@ pub async fn start(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), BoxError> {
-    let url = cfg.database_url();
-    if url.starts_with("sqlite://") {
-        flowork_kit::entry::ensure_data_dir(&cfg.data_dir)?;
-    }
-    let store = flowork_storage::connect(&url, cfg.database.max_connections).await?;
+    let store = flowork_storage::open(&cfg).await?;
     let engine = prepare(&cfg, store).await?;
     run(&cfg, engine, listener, shutdown).await?;
     Ok(())

@@ -12,8 +12,7 @@ mod server;
 
 use std::sync::Arc;
 
-use flowork_kit::config::redact_password;
-use flowork_kit::entry::{BoxError, ensure_data_dir};
+use flowork_kit::entry::BoxError;
 use flowork_kit::server::{self as kit_server, Grpc};
 use flowork_kit::{CancellationToken, Config, KitError, ServiceName};
 use flowork_storage::Store;
@@ -44,12 +43,7 @@ pub async fn start(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), BoxError> {
-    let url = cfg.database_url();
-    if url.starts_with("sqlite://") {
-        ensure_data_dir(&cfg.data_dir)?;
-    }
-    let store = flowork_storage::connect(&url, cfg.database.max_connections).await?;
-    tracing::info!(backend = ?store.backend(), database = %redact_password(&url), "store opened");
+    let store = flowork_storage::open(&cfg).await?;
     run(store, listener, shutdown).await?;
     Ok(())
 }
