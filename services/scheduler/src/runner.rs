@@ -23,6 +23,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::{Engine, EngineError, Outcome};
 
+mod children;
+mod failure;
+
+pub use children::{MAX_DEPTH, SUBWORKFLOW_TRIGGER};
+pub use failure::ERROR_TRIGGER;
+
 /// How many executions one process drives at once by default.
 pub const DEFAULT_CONCURRENCY: usize = 64;
 /// The embedded queue's name in the store.
@@ -108,6 +114,8 @@ impl Runner {
         let runner = Self {
             inner: Arc::new(inner),
         };
+        let link = children::Link(Arc::downgrade(&runner.inner));
+        runner.inner.engine.set_executions(Arc::new(link));
         tokio::spawn(runner.clone().pull_loop(concurrency.max(1)));
         runner
     }
@@ -129,11 +137,21 @@ impl Runner {
         req: StartRequest,
         checkpoints: Vec<NodeRun>,
     ) -> Result<Execution, EngineError> {
+        self.start_as(ExecutionId::new(), req, checkpoints).await
+    }
+
+    /// Starts `req` as execution `id`.
+    async fn start_as(
+        &self,
+        id: ExecutionId,
+        req: StartRequest,
+        checkpoints: Vec<NodeRun>,
+    ) -> Result<Execution, EngineError> {
         // Compile first: an invalid version must not leave a queued execution behind.
         let engine = &self.inner.engine;
         engine.compiled(req.workflow_id, req.version).await?;
         let new = NewExecution {
-            id: ExecutionId::new(),
+            id,
             workflow_id: req.workflow_id,
             version: req.version,
             trigger: req.trigger,
@@ -322,6 +340,13 @@ impl Runner {
                 }
             }
             Some(Ok(Outcome::Finished(_))) | Some(Err(EngineError::Finished(_))) => {
+                // Before the ack: a redelivered job retries a start that did not happen.
+                match self.inner.engine.store().get_execution(id).await {
+                    Ok(exec) => self.after_failure(&exec).await,
+                    Err(e) => {
+                        tracing::warn!(execution = %id, error = %e, "could not reload a finished execution")
+                    }
+                }
                 if let Err(e) = queue.ack(&d).await {
                     tracing::warn!(execution = %id, error = %e, "ack failed; the job may run again (idempotent)");
                 }

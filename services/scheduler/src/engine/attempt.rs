@@ -21,19 +21,33 @@ pub(crate) enum Failure {
     Storage(StorageError),
 }
 
-/// Runs `node` until it succeeds or has no attempts left, starting at attempt `first`.
+/// Where a node's attempts start: past 1 when resuming an execution.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Start {
+    /// The number of the next node run record.
+    pub(crate) attempt: u32,
+    /// How many earlier attempts failed. An attempt cut short by a crash is not one: the next
+    /// run continues it, with the same idempotency key, so its side effects are not redone.
+    pub(crate) failures: u32,
+}
+
+/// Runs `node` until it succeeds or has no attempts left, starting at `start`.
 pub(crate) async fn run_node(
     store: Arc<dyn Store>,
     handler: Option<Arc<dyn NodeHandler>>,
     exec: ExecutionId,
     node: &CompiledNode,
-    cx: NodeContext,
-    first: u32,
+    mut cx: NodeContext,
+    start: Start,
 ) -> Result<NodeOutput, Failure> {
+    let first = start.attempt;
+    let mut failures = start.failures;
     // A resumed node gets at least one attempt: a crash mid-run is not the node's failure.
     let last = node.retry.max_attempts.max(first);
     let mut attempt = first;
     loop {
+        cx.attempt = attempt;
+        cx.idempotency_key = format!("{exec}:{}:{}", node.id, failures + 1);
         let started_at = Timestamp::now();
         let mut run = NodeRun {
             execution_id: exec,
@@ -78,6 +92,7 @@ pub(crate) async fn run_node(
                     () = tokio::time::sleep(backoff(node, attempt - first + 1)) => {}
                 }
                 attempt += 1;
+                failures += 1;
             }
         }
     }

@@ -11,7 +11,7 @@ mod state;
 mod wait;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use flowork_model::workflow::{Catalog, CompiledWorkflow, ValidationErrors, WorkflowDoc, compile};
 use flowork_model::{ExecutionId, Timestamp, WorkflowId};
@@ -19,7 +19,7 @@ use flowork_storage::{Execution, StorageError, Store};
 use flowork_vault::Vault;
 use tokio_util::sync::CancellationToken;
 
-use crate::nodes::Registry;
+use crate::nodes::{Executions, Registry};
 
 /// Why the engine could not run an execution (a node failing is not one: that is a result).
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +74,8 @@ struct Inner {
     catalog: Catalog,
     nodes: Registry,
     vault: Option<Arc<Vault>>,
+    /// Set once by the runner built over this engine (a weak link back to it).
+    executions: OnceLock<Arc<dyn Executions>>,
     // Versions are immutable, so a compiled version never goes stale.
     compiled: Mutex<HashMap<(WorkflowId, u32), Arc<CompiledWorkflow>>>,
 }
@@ -92,6 +94,7 @@ impl Engine {
             catalog,
             nodes,
             vault: None,
+            executions: OnceLock::new(),
             compiled,
         };
         Self {
@@ -106,6 +109,7 @@ impl Engine {
             catalog: self.inner.catalog.clone(),
             nodes: self.inner.nodes.clone(),
             vault: Some(vault),
+            executions: OnceLock::new(),
             compiled: Mutex::new(HashMap::new()),
         };
         Self {
@@ -121,6 +125,17 @@ impl Engine {
     /// The credentials vault, when the engine has one.
     pub fn vault(&self) -> Option<&Arc<Vault>> {
         self.inner.vault.as_ref()
+    }
+
+    /// Lets nodes start executions through `executions` (the runner calls this once; later
+    /// calls are ignored).
+    pub fn set_executions(&self, executions: Arc<dyn Executions>) {
+        let _ = self.inner.executions.set(executions);
+    }
+
+    /// How nodes start executions, once a runner is built over this engine.
+    pub fn executions(&self) -> Option<Arc<dyn Executions>> {
+        self.inner.executions.get().cloned()
     }
 
     /// The node catalog workflows are validated against.

@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::attempt::{Failure, run_node, skipped};
+use super::attempt::{Failure, Start, run_node, skipped};
 use super::state::{NodeState, Readiness, input_of, readiness};
 use super::{Engine, EngineError, Outcome, scope, wait};
 use crate::nodes::{NodeContext, NodeOutput};
@@ -26,6 +26,8 @@ pub(crate) struct Run {
     pub(super) states: Vec<NodeState>,
     /// The attempt number each node starts at (past 1 when resuming).
     pub(super) next_attempt: Vec<u32>,
+    /// How many attempts of each node failed already (interrupted ones are not failures).
+    failures: Vec<u32>,
     /// The checkpoints of parked `core.wait` nodes, by node index.
     pub(super) parked: HashMap<usize, NodeRun>,
     /// The root node that receives the execution's input; other trigger roots are skipped.
@@ -46,8 +48,12 @@ impl Run {
         let mut states = vec![NodeState::Pending; n];
         let mut next_attempt = vec![1; n];
         let mut parked = HashMap::new();
+        let mut failed: HashMap<String, u32> = HashMap::new();
         let mut latest: HashMap<String, NodeRun> = HashMap::new();
         for run in engine.store().list_node_runs(exec.id).await? {
+            if run.status == NodeRunStatus::Failed {
+                *failed.entry(run.node_id.clone()).or_default() += 1;
+            }
             if latest
                 .get(&run.node_id)
                 .is_none_or(|r| r.attempt <= run.attempt)
@@ -55,6 +61,11 @@ impl Run {
                 latest.insert(run.node_id.clone(), run);
             }
         }
+        let failures = wf
+            .nodes
+            .iter()
+            .map(|n| failed.get(&n.id).copied().unwrap_or(0))
+            .collect();
         for (i, node) in wf.nodes.iter().enumerate() {
             let Some(run) = latest.remove(&node.id) else {
                 continue;
@@ -85,6 +96,7 @@ impl Run {
             cancel,
             states,
             next_attempt,
+            failures,
             parked,
             start,
             last_output: None,
@@ -252,13 +264,16 @@ impl Run {
             input,
             cancel: cancel.clone(),
             vault: self.engine.inner.vault.clone(),
+            execution: self.exec.id,
+            attempt: self.next_attempt[i],
+            idempotency_key: String::new(),
+            executions: self.engine.executions(),
         };
-        let (store, wf, exec, first) = (
-            self.engine.store().clone(),
-            wf.clone(),
-            self.exec.id,
-            self.next_attempt[i],
-        );
+        let first = Start {
+            attempt: self.next_attempt[i],
+            failures: self.failures[i],
+        };
+        let (store, wf, exec) = (self.engine.store().clone(), wf.clone(), self.exec.id);
         let handler = self.engine.inner.nodes.get(&node.kind).cloned();
         self.states[i] = NodeState::Running;
         tasks.spawn(async move {

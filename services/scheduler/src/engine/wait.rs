@@ -7,6 +7,10 @@
 //! (status `waiting`) and the runner hands the job back to the queue with the remaining delay.
 //! Whoever pulls it later (this process or another, after a restart) reloads the checkpoints: a
 //! wait that is due completes with its input as output, one that is not parks again.
+//!
+//! Branches still running when a wait parks are let finish and checkpoint first (cancelling them
+//! would redo their work); the execution parks once nothing but waits is left. A workflow's
+//! `timeout_ms` counts time spent running, not time parked.
 
 use std::time::Duration;
 

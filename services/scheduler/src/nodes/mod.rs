@@ -2,6 +2,7 @@
 
 mod core;
 mod http;
+mod subworkflow;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,6 +10,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use flowork_expr::Context;
 use flowork_model::workflow::{CompiledNode, Param};
+use flowork_model::{ExecutionId, WorkflowId};
+use flowork_storage::Execution;
 use flowork_vault::Vault;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -25,6 +28,36 @@ pub struct NodeContext {
     pub cancel: CancellationToken,
     /// The credentials vault, when the engine has one (nodes reveal secrets by name from it).
     pub vault: Option<Arc<Vault>>,
+    /// The execution this node runs in.
+    pub execution: ExecutionId,
+    /// This run's attempt number (1 for the first).
+    pub attempt: u32,
+    /// `<execution>:<node>:<n>` for the n-th try of this node, where a try cut short by a crash
+    /// and resumed keeps its number: key side effects by it to do them once per try.
+    pub idempotency_key: String,
+    /// How to start other executions, when the engine runs under a [`crate::Runner`].
+    pub executions: Option<Arc<dyn Executions>>,
+}
+
+/// Starting and awaiting other executions from a node (`core.subworkflow`). The runner
+/// implements it; the engine hands it to nodes, holding it weakly (the runner owns the engine).
+#[async_trait]
+pub trait Executions: Send + Sync {
+    /// Starts the child execution of one node attempt, or returns the one already started for
+    /// it (so resuming after a crash does not start a second).
+    async fn start_child(&self, child: ChildRequest) -> Result<Execution, NodeError>;
+    /// Waits until an execution has finished (succeeded, failed, cancelled...).
+    async fn finished(&self, id: ExecutionId) -> Result<Execution, NodeError>;
+}
+
+/// A child execution to start: `workflow_id`'s head version, with `input`.
+#[derive(Debug, Clone)]
+pub struct ChildRequest {
+    pub parent: ExecutionId,
+    /// Names this child among all others: the starting node's idempotency key.
+    pub key: String,
+    pub workflow_id: WorkflowId,
+    pub input: Value,
 }
 
 /// What a node produced.
@@ -78,6 +111,7 @@ impl Registry {
         let mut r = Self::default();
         core::register(&mut r);
         http::register(&mut r);
+        subworkflow::register(&mut r);
         r
     }
 
