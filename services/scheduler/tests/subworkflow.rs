@@ -246,6 +246,51 @@ async fn a_resumed_parent_reuses_the_child_it_already_started() {
 }
 
 #[tokio::test]
+async fn a_child_claimed_but_never_created_is_created_under_its_claimed_id() {
+    let h = harness().await;
+    let child = h
+        .save(
+            "child",
+            one_node("core.set", json!({"value": "{n: .input.n}"})),
+        )
+        .await;
+    let parent = h.save("parent", calling(child, true, json!({}))).await;
+    let parent_id = ExecutionId::new();
+    let new = NewExecution {
+        id: parent_id,
+        workflow_id: parent,
+        version: 1,
+        trigger: "api".into(),
+        input: json!({"n": 4}),
+        parent_id: None,
+    };
+    h.store.create_execution(new).await.expect("parent");
+    // The process died right after claiming the child's id.
+    let claimed = ExecutionId::new();
+    let key = format!("sub:{parent_id}:sub:1");
+    h.store
+        .kv_put(
+            "executions",
+            &key,
+            claimed.to_string().into_bytes(),
+            Expect::Absent,
+        )
+        .await
+        .expect("claim");
+    let exec = h
+        .runner
+        .engine()
+        .run(parent_id, CancellationToken::new())
+        .await
+        .expect("run");
+    assert_eq!(exec.status, ExecutionStatus::Succeeded, "{:?}", exec.error);
+    let children = h.executions_of(child).await;
+    assert_eq!(children.len(), 1);
+    assert_eq!(children[0].id, claimed);
+    assert_eq!(children[0].parent_id, Some(parent_id));
+}
+
+#[tokio::test]
 async fn a_workflow_calling_itself_stops_at_the_nesting_cap() {
     let h = harness().await;
     let looping = h

@@ -192,3 +192,30 @@ async fn a_wait_survives_a_restart_without_rerunning_earlier_nodes() {
     assert_eq!(runs_of(&after, "w").len(), 1);
     assert_eq!(runs_of(&after, "b")[0].status, NodeRunStatus::Succeeded);
 }
+
+#[tokio::test]
+async fn a_waiting_execution_can_be_cancelled_and_stays_cancelled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(&dir).await;
+    let wf = save(&store, waiting_flow(300)).await;
+    let runner = Runner::new(Engine::new(store.clone()), CancellationToken::new());
+    let exec = runner
+        .start(request(wf, json!({"x": 1})))
+        .await
+        .expect("start");
+    until(&store, exec.id, Duration::from_secs(5), |s| {
+        s == ExecutionStatus::Waiting
+    })
+    .await;
+    let cancelled = runner.cancel(exec.id).await.expect("cancel");
+    assert_eq!(cancelled.status, ExecutionStatus::Cancelled);
+    // Past the due time the job comes back, finds the execution finished, and drops it.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let after = store.get_execution(exec.id).await.expect("execution");
+    assert_eq!(after.status, ExecutionStatus::Cancelled);
+    let runs = store.list_node_runs(exec.id).await.expect("runs");
+    assert!(
+        runs_of(&runs, "b").is_empty(),
+        "nothing ran after the cancel"
+    );
+}

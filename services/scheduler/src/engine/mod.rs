@@ -5,6 +5,7 @@
 //! `core.wait` is the engine's own node ([`wait`]): it parks the execution instead of sleeping.
 
 mod attempt;
+mod restore;
 mod run;
 mod scope;
 mod state;

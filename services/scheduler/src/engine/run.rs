@@ -4,13 +4,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use flowork_model::workflow::CompiledWorkflow;
-use flowork_model::{ExecutionStatus, NodeRunStatus, Timestamp};
+use flowork_model::{ExecutionStatus, Timestamp};
 use flowork_storage::{Execution, ExecutionUpdate, NodeRun};
 use serde_json::Value;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::attempt::{Failure, Start, run_node, skipped};
+use super::restore::{Restored, restore};
 use super::state::{NodeState, Readiness, input_of, readiness};
 use super::{Engine, EngineError, Outcome, scope, wait};
 use crate::nodes::{NodeContext, NodeOutput};
@@ -44,50 +45,13 @@ impl Run {
         exec: Execution,
         cancel: CancellationToken,
     ) -> Result<Self, EngineError> {
-        let n = wf.nodes.len();
-        let mut states = vec![NodeState::Pending; n];
-        let mut next_attempt = vec![1; n];
-        let mut parked = HashMap::new();
-        let mut failed: HashMap<String, u32> = HashMap::new();
-        let mut latest: HashMap<String, NodeRun> = HashMap::new();
-        for run in engine.store().list_node_runs(exec.id).await? {
-            if run.status == NodeRunStatus::Failed {
-                *failed.entry(run.node_id.clone()).or_default() += 1;
-            }
-            if latest
-                .get(&run.node_id)
-                .is_none_or(|r| r.attempt <= run.attempt)
-            {
-                latest.insert(run.node_id.clone(), run);
-            }
-        }
-        let failures = wf
-            .nodes
-            .iter()
-            .map(|n| failed.get(&n.id).copied().unwrap_or(0))
-            .collect();
-        for (i, node) in wf.nodes.iter().enumerate() {
-            let Some(run) = latest.remove(&node.id) else {
-                continue;
-            };
-            match run.status {
-                NodeRunStatus::Succeeded => {
-                    states[i] = NodeState::Done {
-                        output: run.output.unwrap_or(Value::Null),
-                        port: run.port,
-                    }
-                }
-                NodeRunStatus::Skipped => states[i] = NodeState::Skipped,
-                NodeRunStatus::Waiting => match wait::due_of(&run) {
-                    Some(until) => {
-                        states[i] = NodeState::Parked { until };
-                        parked.insert(i, run);
-                    }
-                    None => next_attempt[i] = run.attempt + 1,
-                },
-                NodeRunStatus::Running | NodeRunStatus::Failed => next_attempt[i] = run.attempt + 1,
-            }
-        }
+        let runs = engine.store().list_node_runs(exec.id).await?;
+        let Restored {
+            states,
+            next_attempt,
+            failures,
+            parked,
+        } = restore(&wf, runs);
         let start = start_nodes(&wf, &exec.trigger);
         Ok(Self {
             engine,
