@@ -90,6 +90,10 @@ pub struct SchedulerConfig {
     /// `redis://...` to share the work queue among many schedulers (Redis Streams). Unset: the
     /// embedded queue in the database.
     pub redis_url: Option<String>,
+    /// Execution history retention: finished executions (succeeded, failed, cancelled, ...) are
+    /// deleted with their node runs this many days after they finished. `0` keeps them forever.
+    /// Queued, running and waiting executions are never deleted, however old.
+    pub retention_days: u32,
 }
 
 impl Default for SchedulerConfig {
@@ -99,6 +103,7 @@ impl Default for SchedulerConfig {
             concurrency: 64,
             lease_ms: 60_000,
             redis_url: None,
+            retention_days: 30,
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use flowork_model::{ExecutionId, WorkflowId};
+use flowork_model::{ExecutionId, Timestamp, WorkflowId};
 
 use crate::error::Result;
 use crate::types::*;
@@ -48,6 +48,10 @@ pub trait ExecutionStore: Send + Sync {
     async fn put_node_run(&self, run: NodeRun) -> Result<()>;
     /// In start order.
     async fn list_node_runs(&self, id: ExecutionId) -> Result<Vec<NodeRun>>;
+    /// Deletes up to `limit` finished executions (terminal status) that finished before `before`,
+    /// with their node runs; returns how many. Never touches queued, running or waiting ones.
+    /// The oldest go first, so repeated calls work through a backlog in order.
+    async fn delete_finished_before(&self, before: Timestamp, limit: u32) -> Result<u64>;
 }
 
 /// Sealed credentials, addressed by unique name.

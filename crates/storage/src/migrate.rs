@@ -31,12 +31,14 @@ macro_rules! migrations {
 pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     1 => "0001_init",
     2 => "0002_node_run_port",
+    3 => "0003_executions_by_finished",
 );
 
 /// The Postgres migrations, in order.
 pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     1 => "0001_init",
     2 => "0002_node_run_port",
+    3 => "0003_executions_by_finished",
 );
 
 const SQLITE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -223,3 +223,34 @@ pub struct NewUser {
     pub password_hash: String,
     pub role: Role,
 }
+
+/// The statuses of executions that are not finished: exactly those that are not
+/// [`ExecutionStatus::is_terminal`]. Retention never deletes these.
+pub(crate) const UNFINISHED: [ExecutionStatus; 3] = [
+    ExecutionStatus::Queued,
+    ExecutionStatus::Running,
+    ExecutionStatus::Waiting,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unfinished_are_the_non_terminal_statuses() {
+        let all = [
+            "queued",
+            "running",
+            "waiting",
+            "succeeded",
+            "failed",
+            "cancelled",
+            "out_of_gas",
+            "forbidden",
+        ];
+        for s in all {
+            let st: ExecutionStatus = s.parse().expect("known status");
+            assert_eq!(UNFINISHED.contains(&st), !st.is_terminal(), "{st}");
+        }
+    }
+}

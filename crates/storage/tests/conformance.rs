@@ -60,6 +60,7 @@ conformance! {
     workflows::concurrent_appends_keep_chain,
     executions::execution_lifecycle,
     executions::execution_list_filter_pagination,
+    executions::delete_finished_before_keeps_recent_and_unfinished,
     node_runs::node_runs_checkpoint,
     node_runs::node_runs_port_migration_upgrades,
     node_runs::delete_cascades,

@@ -42,14 +42,15 @@ pub async fn prepare(cfg: &Config, store: Arc<dyn Store>) -> Result<Engine, Vaul
     Ok(Engine::new(store).with_vault(vault))
 }
 
-/// Serves the engine API and health on `listener` until `shutdown`, with queue workers and the
-/// cron loop running.
+/// Serves the engine API and health on `listener` until `shutdown`, with queue workers, the
+/// cron loop and execution history retention running.
 pub async fn run(
     cfg: &Config,
     engine: Engine,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), KitError> {
+    let store = engine.store().clone();
     // Workers start pulling at once; jobs a previous run left leased come back when their
     // lease runs out, and the engine resumes those executions from their checkpoints.
     let runner = runner(cfg, engine, shutdown.child_token()).await?;
@@ -59,6 +60,7 @@ pub async fn run(
         Duration::from_secs(1),
         shutdown.child_token(),
     );
+    crate::retention::spawn(store, cfg.scheduler.retention_days, shutdown.child_token());
     let grpc = Grpc::new();
     grpc.set_serving(ServiceName::Scheduler).await;
     let router = crate::api::router(runner).merge(grpc.into_router());

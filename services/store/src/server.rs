@@ -181,6 +181,20 @@ impl pb::store_server::Store for StoreService {
         })
     }
 
+    async fn delete_finished_before(
+        &self,
+        req: Request<pb::DeleteFinishedBeforeRequest>,
+    ) -> Reply<pb::CountResponse> {
+        let req = req.into_inner();
+        let before = convert::timestamp("before", req.before)?;
+        if req.limit == 0 {
+            return Err(Invalid::new("limit", "must be at least 1").into());
+        }
+        ok(pb::CountResponse {
+            count: self.store.delete_finished_before(before, req.limit).await?,
+        })
+    }
+
     async fn create_credential(
         &self,
         req: Request<pb::CreateCredentialRequest>,

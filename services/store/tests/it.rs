@@ -228,6 +228,22 @@ async fn invalid_input_is_invalid_argument_naming_the_field() {
         .await
         .expect_err("no such execution");
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert_invalid!(
+        c,
+        delete_finished_before(pb::DeleteFinishedBeforeRequest {
+            before: -1,
+            limit: 10
+        }),
+        "before"
+    );
+    assert_invalid!(
+        c,
+        delete_finished_before(pb::DeleteFinishedBeforeRequest {
+            before: 1,
+            limit: 0
+        }),
+        "limit"
+    );
     let listing = pb::ListExecutionsRequest {
         workflow_id: None,
         status: Some("done".into()),

@@ -92,6 +92,23 @@ fn bad_values_name_the_setting() {
 }
 
 #[test]
+fn retention_defaults_to_30_days_and_0_keeps_forever() {
+    assert_eq!(Config::default().scheduler.retention_days, 30);
+    Jail::expect_with(|jail| {
+        jail.set_env("FLOWORK_SCHEDULER__RETENTION_DAYS", "0");
+        let cfg = Config::load(None, none()).expect("0 is valid");
+        assert_eq!(cfg.scheduler.retention_days, 0);
+        Ok(())
+    });
+    let err = load_err(|j| {
+        j.set_env("FLOWORK_SCHEDULER__RETENTION_DAYS", "-1");
+        Ok(())
+    });
+    assert!(err.contains("scheduler.retention_days"), "{err}");
+    assert!(err.contains("FLOWORK_SCHEDULER__RETENTION_DAYS"), "{err}");
+}
+
+#[test]
 fn missing_config_file_is_an_error() {
     Jail::expect_with(|_| {
         let err = Config::load(Some(Path::new("nope.toml")), none()).expect_err("missing");

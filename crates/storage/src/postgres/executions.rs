@@ -1,7 +1,7 @@
 //! Executions and node runs on Postgres.
 
 use async_trait::async_trait;
-use flowork_model::{ExecutionId, ExecutionStatus};
+use flowork_model::{ExecutionId, ExecutionStatus, Timestamp};
 use tokio_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
@@ -9,7 +9,9 @@ use super::rows::{self, EXECUTION_COLS, NODE_RUN_COLS};
 use super::{PgStore, db_err, is_fk_violation, now};
 use crate::api::ExecutionStore;
 use crate::error::{Result, StorageError};
-use crate::types::{Execution, ExecutionFilter, ExecutionUpdate, NewExecution, NodeRun, Page};
+use crate::types::{
+    Execution, ExecutionFilter, ExecutionUpdate, NewExecution, NodeRun, Page, UNFINISHED,
+};
 
 async fn load(c: &impl GenericClient, id: &str, lock: bool) -> Result<Execution> {
     let lock = if lock { " FOR UPDATE" } else { "" };
@@ -178,5 +180,28 @@ impl ExecutionStore for PgStore {
             .await
             .map_err(db_err)?;
         found.iter().map(rows::node_run).collect()
+    }
+
+    async fn delete_finished_before(&self, before: Timestamp, limit: u32) -> Result<u64> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        // One statement, so atomic; node runs go with their execution (ON DELETE CASCADE).
+        // SKIP LOCKED: schedulers pruning at the same time take different rows instead of
+        // waiting on each other.
+        let unfinished: Vec<&str> = UNFINISHED.iter().map(|s| s.as_str()).collect();
+        let client = self.client().await?;
+        client
+            .execute(
+                "DELETE FROM executions WHERE id IN (
+                   SELECT id FROM executions
+                   WHERE finished_at IS NOT NULL AND finished_at < $1
+                     AND status <> ALL($2)
+                   ORDER BY finished_at LIMIT $3
+                   FOR UPDATE SKIP LOCKED)",
+                &[&before.millis(), &unfinished, &i64::from(limit)],
+            )
+            .await
+            .map_err(db_err)
     }
 }

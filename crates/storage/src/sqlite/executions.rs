@@ -1,7 +1,7 @@
 //! Executions and node runs on SQLite.
 
 use async_trait::async_trait;
-use flowork_model::{ExecutionId, ExecutionStatus};
+use flowork_model::{ExecutionId, ExecutionStatus, Timestamp};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
@@ -9,7 +9,9 @@ use super::rows::{self, EXECUTION_COLS, NODE_RUN_COLS};
 use super::{SqliteStore, db_err, is_fk_violation, now};
 use crate::api::ExecutionStore;
 use crate::error::{Result, StorageError};
-use crate::types::{Execution, ExecutionFilter, ExecutionUpdate, NewExecution, NodeRun, Page};
+use crate::types::{
+    Execution, ExecutionFilter, ExecutionUpdate, NewExecution, NodeRun, Page, UNFINISHED,
+};
 
 fn load(conn: &Connection, id: &str) -> Result<Execution> {
     conn.prepare_cached(&format!(
@@ -172,6 +174,37 @@ impl ExecutionStore for SqliteStore {
             st.query_map([id.to_string()], rows::node_run)
                 .and_then(|it| it.collect())
                 .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn delete_finished_before(&self, before: Timestamp, limit: u32) -> Result<u64> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        // One statement, so atomic; node runs go with their execution (ON DELETE CASCADE).
+        // SQLite has no DELETE ... LIMIT by default, hence the subquery (oldest first, on the
+        // partial index executions_by_finished).
+        self.write(move |c| {
+            let n = c
+                .prepare_cached(
+                    "DELETE FROM executions WHERE id IN (
+                       SELECT id FROM executions
+                       WHERE finished_at IS NOT NULL AND finished_at < ?1
+                         AND status NOT IN (?2, ?3, ?4)
+                       ORDER BY finished_at LIMIT ?5)",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![
+                        before.millis(),
+                        UNFINISHED[0].as_str(),
+                        UNFINISHED[1].as_str(),
+                        UNFINISHED[2].as_str(),
+                        i64::from(limit),
+                    ])
+                })
+                .map_err(db_err)?;
+            Ok(n as u64)
         })
         .await
     }

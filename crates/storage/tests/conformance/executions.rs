@@ -1,7 +1,12 @@
-//! Executions: lifecycle, the terminal lock, listing with filters and keyset pages.
+//! Executions: lifecycle, the terminal lock, listing with filters and keyset pages, and history
+//! retention (deleting old finished executions).
 
-use flowork_model::{ExecutionId, ExecutionStatus, WorkflowId};
-use flowork_storage::{ExecutionFilter, ExecutionUpdate, NewExecution, Page, StorageError};
+use std::time::Duration;
+
+use flowork_model::{ExecutionId, ExecutionStatus, NodeRunStatus, Timestamp, WorkflowId};
+use flowork_storage::{
+    ExecutionFilter, ExecutionUpdate, NewExecution, NodeRun, Page, StorageError,
+};
 use serde_json::json;
 
 use crate::assert_err;
@@ -237,4 +242,126 @@ pub async fn execution_list_filter_pagination(fx: &Fixture) {
             .expect("none")
             .is_empty()
     );
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Sets an execution's timestamps directly in the database (the store stamps them with "now").
+async fn backdate(fx: &Fixture, id: ExecutionId, created: i64, finished: Option<i64>) {
+    let finished = finished.map_or_else(|| "NULL".to_owned(), |t| t.to_string());
+    fx.exec_sql(&format!(
+        "UPDATE executions SET created_at = {created}, started_at = {created},
+         finished_at = {finished} WHERE id = '{id}'"
+    ))
+    .await;
+}
+
+pub async fn delete_finished_before_keeps_recent_and_unfinished(fx: &Fixture) {
+    let s = &fx.store;
+    let wf = s.create_workflow(new_workflow("w")).await.expect("wf").id;
+    let now = Timestamp::now().millis();
+    let cutoff = Timestamp(now - 30 * DAY_MS);
+    let run = |ex: ExecutionId| NodeRun {
+        execution_id: ex,
+        node_id: "a".into(),
+        attempt: 1,
+        status: NodeRunStatus::Succeeded,
+        input: json!({}),
+        output: Some(json!(1)),
+        port: None,
+        error: None,
+        gas: 1,
+        started_at: Timestamp(now - 100 * DAY_MS),
+        finished_at: Some(Timestamp(now - 100 * DAY_MS)),
+    };
+    let create = async |status: ExecutionStatus| {
+        let ex = s.create_execution(new_execution(wf)).await.expect("create");
+        s.put_node_run(run(ex.id)).await.expect("node run");
+        if status != ExecutionStatus::Queued {
+            s.update_execution(ex.id, update(status))
+                .await
+                .expect("status");
+        }
+        ex.id
+    };
+
+    // Finished long ago, in every terminal flavour; the first finished oldest.
+    let mut old = Vec::new();
+    for (i, st) in [
+        ExecutionStatus::Succeeded,
+        ExecutionStatus::Failed,
+        ExecutionStatus::Cancelled,
+        ExecutionStatus::OutOfGas,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = create(st).await;
+        let finished = now - (90 - i as i64) * DAY_MS;
+        backdate(fx, id, finished - 1000, Some(finished)).await;
+        old.push(id);
+    }
+    // Finished just now, and finished just after the cutoff.
+    let recent = create(ExecutionStatus::Succeeded).await;
+    let near = create(ExecutionStatus::Forbidden).await;
+    let after_cutoff = cutoff.millis() + 60_000;
+    backdate(fx, near, after_cutoff - 1000, Some(after_cutoff)).await;
+    // Unfinished and very old (created a year ago).
+    let mut unfinished = Vec::new();
+    for st in [
+        ExecutionStatus::Queued,
+        ExecutionStatus::Running,
+        ExecutionStatus::Waiting,
+    ] {
+        let id = create(st).await;
+        backdate(fx, id, now - 365 * DAY_MS, None).await;
+        unfinished.push(id);
+    }
+    // Even a running execution with a stray finished_at (never written by the store) stays:
+    // the status decides, not the timestamp alone.
+    let stray = create(ExecutionStatus::Running).await;
+    backdate(fx, stray, now - 365 * DAY_MS, Some(now - 365 * DAY_MS)).await;
+    unfinished.push(stray);
+
+    let gone = async |id: ExecutionId| {
+        assert_err!(s.get_execution(id).await, StorageError::NotFound { .. });
+        assert!(
+            s.list_node_runs(id).await.expect("runs").is_empty(),
+            "node runs go with their execution"
+        );
+    };
+    let kept = async |id: ExecutionId| {
+        s.get_execution(id).await.expect("kept");
+        assert_eq!(s.list_node_runs(id).await.expect("runs").len(), 1);
+    };
+
+    assert_eq!(
+        s.delete_finished_before(cutoff, 0).await.expect("limit 0"),
+        0
+    );
+    // The limit holds, and the oldest go first.
+    assert_eq!(s.delete_finished_before(cutoff, 3).await.expect("batch"), 3);
+    for id in &old[..3] {
+        gone(*id).await;
+    }
+    kept(old[3]).await;
+    assert_eq!(s.delete_finished_before(cutoff, 3).await.expect("rest"), 1);
+    gone(old[3]).await;
+    assert_eq!(s.delete_finished_before(cutoff, 3).await.expect("done"), 0);
+    for id in [recent, near].iter().chain(&unfinished) {
+        kept(*id).await;
+    }
+
+    // Moving the cutoff past `near` takes it, and still nothing unfinished.
+    let later = Timestamp(after_cutoff).after(Duration::from_millis(1));
+    assert_eq!(s.delete_finished_before(later, 100).await.expect("near"), 1);
+    gone(near).await;
+    for id in [recent].iter().chain(&unfinished) {
+        kept(*id).await;
+    }
+    let all = s
+        .list_executions(ExecutionFilter::default(), Page::default())
+        .await
+        .expect("list");
+    assert_eq!(all.len(), 1 + unfinished.len());
 }

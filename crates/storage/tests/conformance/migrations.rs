@@ -12,7 +12,14 @@ pub async fn migrations_rerun_is_noop(fx: &Fixture) {
         "schema_migrations records what was applied"
     );
     let applied: Vec<_> = rows.iter().map(|(v, n, _)| (*v, n.as_str())).collect();
-    assert_eq!(applied, [(1, "0001_init"), (2, "0002_node_run_port")]);
+    assert_eq!(
+        applied,
+        [
+            (1, "0001_init"),
+            (2, "0002_node_run_port"),
+            (3, "0003_executions_by_finished")
+        ]
+    );
 
     let s = &fx.store;
     let wf = s

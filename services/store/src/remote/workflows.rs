@@ -1,7 +1,7 @@
 //! The workflow and execution traits over the store service.
 
 use async_trait::async_trait;
-use flowork_model::{ExecutionId, WorkflowId};
+use flowork_model::{ExecutionId, Timestamp, WorkflowId};
 use flowork_proto::v1 as pb;
 use flowork_storage::{
     Execution, ExecutionFilter, ExecutionStore, ExecutionUpdate, NewExecution, NewWorkflow,
@@ -179,5 +179,23 @@ impl ExecutionStore for RemoteStore {
             self.client().list_node_runs(req).await.answer()?.runs,
             from::node_run,
         )
+    }
+
+    async fn delete_finished_before(&self, before: Timestamp, limit: u32) -> Result<u64> {
+        // The service refuses a limit of 0 (an unset field) and times before 1970; both simply
+        // match nothing here, as they do in a local store.
+        if limit == 0 || before.millis() <= 0 {
+            return Ok(0);
+        }
+        let req = pb::DeleteFinishedBeforeRequest {
+            before: before.millis(),
+            limit,
+        };
+        Ok(self
+            .client()
+            .delete_finished_before(req)
+            .await
+            .answer()?
+            .count)
     }
 }

@@ -217,7 +217,7 @@ async fn executions(s: &dyn Store, wf: WorkflowId) {
         (ex.status, &ex.output),
         (ExecutionStatus::Succeeded, &done.output)
     );
-    assert!(ex.finished_at.is_some());
+    let finished_at = ex.finished_at.expect("finished_at set");
     assert!(matches!(
         s.update_execution(new.id, done).await,
         Err(StorageError::Conflict(_))
@@ -242,7 +242,42 @@ async fn executions(s: &dyn Store, wf: WorkflowId) {
         s.list_executions(queued, Page::default())
             .await
             .expect("list queued"),
-        vec![child]
+        vec![child.clone()]
+    );
+
+    // Retention: the finished execution goes with its node runs, the queued child stays.
+    assert_eq!(
+        s.delete_finished_before(finished_at, 10)
+            .await
+            .expect("nothing finished before it"),
+        0
+    );
+    let later = finished_at.after(Duration::from_millis(1));
+    assert_eq!(
+        s.delete_finished_before(later, 0).await.expect("limit 0"),
+        0
+    );
+    assert_eq!(
+        s.delete_finished_before(later, 10)
+            .await
+            .expect("delete finished"),
+        1
+    );
+    assert!(matches!(
+        s.get_execution(new.id).await,
+        Err(StorageError::NotFound {
+            entity: "execution",
+            ..
+        })
+    ));
+    assert!(s.list_node_runs(new.id).await.expect("runs").is_empty());
+    assert_eq!(s.get_execution(child.id).await.expect("child stays"), child);
+    assert_eq!(
+        s.delete_finished_before(Timestamp::now().after(Duration::from_secs(60)), 10)
+            .await
+            .expect("again"),
+        0,
+        "unfinished executions are never deleted"
     );
 }
 
