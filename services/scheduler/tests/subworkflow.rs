@@ -386,3 +386,41 @@ async fn a_failing_error_workflow_does_not_loop_and_a_missing_one_is_harmless() 
         ExecutionStatus::Succeeded
     );
 }
+
+#[tokio::test]
+async fn cancelling_a_parent_cancels_the_child_it_waits_for() {
+    let h = harness().await;
+    let child = h
+        .save(
+            "child",
+            one_node("core.wait", json!({"duration_ms": 5_000})),
+        )
+        .await;
+    let parent = h.save("parent", calling(child, true, json!({}))).await;
+    let req = StartRequest {
+        workflow_id: parent,
+        version: 1,
+        trigger: "api".into(),
+        input: json!({"n": 1}),
+        parent_id: None,
+    };
+    let exec = h.runner.start(req).await.expect("start");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let child_id = loop {
+        let waiting = h.executions_of(child).await;
+        if let Some(c) = waiting
+            .iter()
+            .find(|c| c.status == ExecutionStatus::Waiting)
+        {
+            break c.id;
+        }
+        assert!(Instant::now() < deadline, "the child never parked");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let cancelled = h.runner.cancel(exec.id).await.expect("cancel");
+    assert_eq!(cancelled.status, ExecutionStatus::Cancelled);
+    assert_eq!(
+        h.finished(child_id).await.status,
+        ExecutionStatus::Cancelled
+    );
+}

@@ -48,6 +48,8 @@ pub trait Executions: Send + Sync {
     async fn start_child(&self, child: ChildRequest) -> Result<Execution, NodeError>;
     /// Waits until an execution has finished (succeeded, failed, cancelled...).
     async fn finished(&self, id: ExecutionId) -> Result<Execution, NodeError>;
+    /// Cancels an execution (a child whose parent was cancelled).
+    async fn cancel(&self, id: ExecutionId) -> Result<Execution, NodeError>;
 }
 
 /// A child execution to start: `workflow_id`'s head version, with `input`.

@@ -5,16 +5,22 @@
 //! resumed or redelivered parent finds the child it already started instead of starting another. With `wait: true` the node outputs the child's output (a failed child
 //! fails the node retryably, so the node's retry policy decides; a retry is a new attempt and
 //! so a new child); with `wait: false` it outputs `{"execution_id": ...}` at once.
+//!
+//! An awaited child is cancelled when its parent's run is (cancelled, timed out, or stopped by
+//! a failing sibling branch), but not when the parent's worker merely shuts down: the resumed
+//! parent picks the same child up again.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use flowork_model::workflow::{CompiledNode, Param};
-use flowork_model::{ExecutionStatus, WorkflowId};
+use flowork_model::{ExecutionId, ExecutionStatus, WorkflowId};
 use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
 
 use super::{
-    ChildRequest, NodeContext, NodeError, NodeHandler, NodeOutput, Registry, eval, truthy,
+    ChildRequest, Executions, NodeContext, NodeError, NodeHandler, NodeOutput, Registry, eval,
+    truthy,
 };
 
 pub(super) fn register(r: &mut Registry) {
@@ -52,7 +58,15 @@ impl NodeHandler for Subworkflow {
                 json!({"execution_id": child.id.to_string()}),
             ));
         }
-        let done = executions.finished(child.id).await?;
+        let mut guard = CancelChild {
+            executions: executions.clone(),
+            child: child.id,
+            parent: cx.cancel.clone(),
+            armed: true,
+        };
+        let done = executions.finished(child.id).await;
+        guard.armed = false;
+        let done = done?;
         let error = || {
             done.error
                 .clone()
@@ -70,6 +84,32 @@ impl NodeHandler for Subworkflow {
                 error()
             ))),
         }
+    }
+}
+
+/// Cancels the awaited child if the node is dropped because its execution was cancelled.
+struct CancelChild {
+    executions: Arc<dyn Executions>,
+    child: ExecutionId,
+    parent: CancellationToken,
+    /// Cleared once the child finished: dropping the guard then does nothing.
+    armed: bool,
+}
+
+impl Drop for CancelChild {
+    fn drop(&mut self) {
+        if !self.armed || !self.parent.is_cancelled() {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (executions, child) = (self.executions.clone(), self.child);
+        rt.spawn(async move {
+            if let Err(e) = executions.cancel(child).await {
+                tracing::warn!(execution = %child, error = %e, "could not cancel a sub-workflow");
+            }
+        });
     }
 }
 

@@ -160,4 +160,8 @@ impl Executions for Link {
     async fn finished(&self, id: ExecutionId) -> Result<Execution, NodeError> {
         self.runner()?.settled(id).await.map_err(node_error)
     }
+
+    async fn cancel(&self, id: ExecutionId) -> Result<Execution, NodeError> {
+        self.runner()?.cancel(id).await.map_err(node_error)
+    }
 }
