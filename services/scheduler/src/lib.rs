@@ -2,14 +2,11 @@
 //!
 //! Built so far: the [`engine`] that runs one execution of a workflow version as a DAG, with
 //! independent branches in parallel, durable checkpoints through the store, retries and
-//! timeouts; [`replay`] from any node; the [`nodes`] (triggers, set, if, switch, merge,
-//! respond, fail, http); [`cron`] triggers, fired once per tick across workers; the engine
-//! [`api`] (workflows, runs, executions, credentials, node catalog) served on the service's own
-//! port; [`retention`] of finished execution history (`scheduler.retention_days`); and resuming
-//! unfinished executions at start.
-//! Not built yet (issue #3 continues): workers on the shared queue (`flowork-queue` exists),
-//! webhook triggers, `core.wait`/`core.subworkflow`, the error workflow; and the
-//! EngineLink client (issue #4).
+//! timeouts, and durable `core.wait`; [`replay`] from any node; the [`nodes`] (triggers, set, if,
+//! switch, merge, respond, fail, http, subworkflow); error workflows; the [`runner`] on the shared
+//! work queue (embedded or Redis) with lease renewal; [`cron`] triggers; [`webhooks`]; history
+//! [`retention`]; and the engine [`api`] (workflows, runs, executions, credentials, node catalog)
+//! served on the service's own port. Not built yet: the EngineLink client (issue #4).
 
 pub mod api;
 pub mod cron;
