@@ -479,3 +479,22 @@ async fn respond_sets_the_output_and_missing_implementations_fail_loudly() {
         exec.error
     );
 }
+
+#[tokio::test]
+async fn an_output_over_the_size_limit_fails_loudly() {
+    let h = harness().await;
+    let doc = json!({"name": "big", "nodes": [
+        {"id": "in", "type": "trigger.manual"},
+        {"id": "big", "type": "core.set", "params": {"value": "[range(0; 20)] | map(\"x\" * 1000000)"}}],
+      "edges": [{"from": "in", "to": "big"}]});
+    let (exec, runs) = h.run(doc, json!({})).await;
+    assert_eq!(exec.status, ExecutionStatus::Failed);
+    let err = exec.error.unwrap_or_default();
+    assert!(err.contains("larger than 16777216 bytes"), "{err}");
+    assert!(
+        runs.iter()
+            .filter(|r| r.node_id == "big")
+            .all(|r| r.output.is_none()),
+        "nothing oversized was stored"
+    );
+}

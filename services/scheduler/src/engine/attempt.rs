@@ -109,7 +109,7 @@ async fn call(
             node.kind
         )));
     };
-    match node.timeout {
+    let out = match node.timeout {
         Some(limit) => tokio::time::timeout(limit, handler.run(node, cx))
             .await
             .unwrap_or_else(|_| {
@@ -119,6 +119,37 @@ async fn call(
                 )))
             }),
         None => handler.run(node, cx).await,
+    }?;
+    check_size(&out.value)?;
+    Ok(out)
+}
+
+/// The largest output a node may produce. It is checkpointed whole, fed to the next node and kept
+/// in history, so a bigger one fails the node loudly instead of being truncated.
+pub const MAX_OUTPUT_BYTES: usize = 16 * 1024 * 1024;
+
+fn check_size(value: &serde_json::Value) -> Result<(), NodeError> {
+    // Counting through a writer that keeps nothing: no second copy of a big output.
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            if self.0 > MAX_OUTPUT_BYTES {
+                return Err(std::io::Error::other("too big"));
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => Ok(()),
+        Err(_) => Err(NodeError::Fatal(format!(
+            "the node's output is larger than {MAX_OUTPUT_BYTES} bytes (the limit for one node \
+             output); reduce it, e.g. with a core.set that keeps only what later nodes need"
+        ))),
     }
 }
 
