@@ -112,7 +112,11 @@ pub(crate) async fn replay(
         from: from.to_owned(),
         params,
     };
-    let exec = crate::replay::replay(&runner, id, req).await?;
+    // On its own task, like every start: a client hanging up must not cut it half-way.
+    let r = runner.clone();
+    let exec = tokio::spawn(async move { crate::replay::replay(&r, id, req).await })
+        .await
+        .map_err(|e| Problem::internal(format!("the replay task failed: {e}")))??;
     if !wait {
         return Ok((
             axum::http::StatusCode::ACCEPTED,

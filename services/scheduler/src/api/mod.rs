@@ -74,6 +74,21 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(nodes::list))
 }
 
+/// Starts an execution on its own task: if the client hangs up, axum drops the handler, and a
+/// start cut between recording the execution and queueing it would leave it `queued` forever.
+pub(crate) async fn start_detached(
+    runner: &Runner,
+    req: crate::runner::StartRequest,
+) -> Result<flowork_storage::Execution, flowork_kit::Problem> {
+    let runner = runner.clone();
+    match tokio::spawn(async move { runner.start(req).await }).await {
+        Ok(started) => Ok(started?),
+        Err(e) => Err(flowork_kit::Problem::internal(format!(
+            "the start task failed: {e}"
+        ))),
+    }
+}
+
 /// The engine's routes (`/api/v1/...`) plus `/api/openapi.json`.
 pub fn router(runner: Runner) -> axum::Router {
     let state = ApiState {

@@ -65,7 +65,7 @@ pub(crate) async fn receive(
         input,
         parent_id: None,
     };
-    let exec = runner.start(req).await?;
+    let exec = super::start_detached(runner, req).await?;
     if target.respond == Respond::Immediately {
         return Ok((
             StatusCode::ACCEPTED,

@@ -156,7 +156,7 @@ pub(crate) async fn run(
         input,
         parent_id: None,
     };
-    let exec = runner.start(req).await?;
+    let exec = super::start_detached(&runner, req).await?;
     if !wait {
         return Ok((StatusCode::ACCEPTED, Json(ExecutionView::new(exec, None))));
     }
