@@ -618,3 +618,53 @@ async fn signed_webhooks_need_a_valid_hmac_and_immediate_ones_answer_202() {
     }
     assert_eq!(status, "succeeded");
 }
+
+#[tokio::test]
+async fn clients_that_hang_up_leave_no_execution_stuck_queued() {
+    let api = api().await;
+    let (_, wf) = api
+        .call(reqwest::Method::POST, "/api/v1/workflows", Some(orders()))
+        .await;
+    let run = format!(
+        "{}/api/v1/workflows/{}/run",
+        api.base,
+        wf["id"].as_str().expect("id")
+    );
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(2))
+        .build()
+        .expect("client");
+    for _ in 0..60 {
+        let _ = impatient
+            .post(&run)
+            .json(&json!({"id": 1, "items": []}))
+            .send()
+            .await;
+    }
+    let mut stuck = usize::MAX;
+    for _ in 0..200 {
+        let (_, list) = api
+            .call(
+                reqwest::Method::GET,
+                "/api/v1/executions?status=queued",
+                None,
+            )
+            .await;
+        let (_, running) = api
+            .call(
+                reqwest::Method::GET,
+                "/api/v1/executions?status=running",
+                None,
+            )
+            .await;
+        stuck = list.as_array().map_or(0, Vec::len) + running.as_array().map_or(0, Vec::len);
+        if stuck == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        stuck, 0,
+        "executions left queued or running after their clients hung up"
+    );
+}
