@@ -1,4 +1,5 @@
-//! One node of one execution: its attempts, each checkpointed before and after.
+//! One node of one execution: its attempts, each checkpointed when it ends (and while it runs,
+//! if it runs long enough to matter).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,13 +63,11 @@ pub(crate) async fn run_node(
             started_at,
             finished_at: None,
         };
-        store
-            .put_node_run(run.clone())
-            .await
-            .map_err(Failure::Storage)?;
         let result = tokio::select! {
             () = cx.cancel.cancelled() => return Err(Failure::Cancelled),
-            r = call(handler.as_deref(), node, &cx) => r,
+            r = checkpointed(&store, &run, call(handler.as_deref(), node, &cx)) => {
+                r.map_err(Failure::Storage)?
+            }
         };
         run.finished_at = Some(Timestamp::now());
         match result {
@@ -96,6 +95,39 @@ pub(crate) async fn run_node(
             }
         }
     }
+}
+
+/// How long an attempt runs before its `running` record is checkpointed.
+///
+/// Most nodes (`core.set`, `core.if`, ...) finish in microseconds: writing a `running` record
+/// before them and a `succeeded` one after doubled the writes of a fast workflow. The record
+/// exists so that a crash mid-node shows the interrupted attempt, and that matters for nodes that
+/// take a while (HTTP calls, sub-workflows); those are still recorded, once they have run this
+/// long. A crash inside this window leaves no record: the node then runs again under the same
+/// attempt number, and with the same idempotency key either way (the key counts failures, not
+/// attempts), so a side effect it started is not redone by an idempotent receiver.
+pub(crate) const RUNNING_CHECKPOINT_AFTER: Duration = Duration::from_millis(20);
+
+/// Drives `attempt`; if it is still running after [`RUNNING_CHECKPOINT_AFTER`], writes the
+/// `running` record `run` meanwhile (the attempt goes on while it is written). Returns only once
+/// that write is done, so a later record of the same attempt can never be overtaken by it.
+async fn checkpointed<F, T>(
+    store: &Arc<dyn Store>,
+    run: &NodeRun,
+    attempt: F,
+) -> Result<T, StorageError>
+where
+    F: Future<Output = T>,
+{
+    tokio::pin!(attempt);
+    tokio::select! {
+        biased;
+        out = &mut attempt => return Ok(out),
+        () = tokio::time::sleep(RUNNING_CHECKPOINT_AFTER) => {}
+    }
+    let (written, out) = tokio::join!(store.put_node_run(run.clone()), attempt);
+    written?;
+    Ok(out)
 }
 
 async fn call(
