@@ -253,6 +253,14 @@ fn banner(cfg: &Config, stack: &Stack, took: Duration) {
         "  URL:      http://{}  (health: /healthz)",
         stack.gateway_addr
     );
+    if let Some((_, engine)) = stack
+        .services
+        .iter()
+        .find(|(n, _)| *n == ServiceName::Scheduler)
+    {
+        // Loopback only; the gateway forwards /api/v1/engines/{id}/... here once EngineLink lands.
+        println!("  Engine:   http://{engine}/api/v1  (API docs: /api/openapi.json)");
+    }
     println!("  Data dir: {}", data_dir.display());
     println!("  Database: {:?}", stack.backend);
     match &stack.admin {

@@ -114,6 +114,17 @@ async fn up_serves_health_stops_on_ctrl_c_and_keeps_its_data() {
     let data = data.to_str().expect("utf8");
 
     let up = start(flowork(&["up", "--data-dir", data, "--port", "0"]));
+    let engine = up
+        .banner
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("Engine:"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the banner names the engine API")
+        .to_owned();
+    let nodes = reqwest::get(format!("{engine}/nodes"))
+        .await
+        .expect("GET nodes");
+    assert_eq!(nodes.status(), 200);
     let login = up
         .banner
         .iter()
