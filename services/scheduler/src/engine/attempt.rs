@@ -46,6 +46,8 @@ pub(crate) async fn run_node(
     // A resumed node gets at least one attempt: a crash mid-run is not the node's failure.
     let last = node.retry.max_attempts.max(first);
     let mut attempt = first;
+    // No handler: the attempt fails at once, touching nothing.
+    let pure = handler.as_ref().is_none_or(|h| h.pure());
     loop {
         cx.attempt = attempt;
         cx.idempotency_key = format!("{exec}:{}:{}", node.id, failures + 1);
@@ -63,11 +65,18 @@ pub(crate) async fn run_node(
             started_at,
             finished_at: None,
         };
+        // A node with side effects is recorded as running before it starts, so a crash shows
+        // the attempt it interrupted; a pure one only if it runs long (see NodeHandler::pure).
+        if !pure {
+            store
+                .put_node_run(run.clone())
+                .await
+                .map_err(Failure::Storage)?;
+        }
+        let running = call(handler.as_deref(), node, &cx);
         let result = tokio::select! {
             () = cx.cancel.cancelled() => return Err(Failure::Cancelled),
-            r = checkpointed(&store, &run, call(handler.as_deref(), node, &cx)) => {
-                r.map_err(Failure::Storage)?
-            }
+            r = checkpointed(&store, &run, running, pure) => r.map_err(Failure::Storage)?,
         };
         run.finished_at = Some(Timestamp::now());
         match result {
@@ -97,28 +106,33 @@ pub(crate) async fn run_node(
     }
 }
 
-/// How long an attempt runs before its `running` record is checkpointed.
+/// How long an attempt of a [pure](NodeHandler::pure) node runs before its `running` record is
+/// checkpointed.
 ///
-/// Most nodes (`core.set`, `core.if`, ...) finish in microseconds: writing a `running` record
-/// before them and a `succeeded` one after doubled the writes of a fast workflow. The record
-/// exists so that a crash mid-node shows the interrupted attempt, and that matters for nodes that
-/// take a while (HTTP calls, sub-workflows); those are still recorded, once they have run this
-/// long. A crash inside this window leaves no record: the node then runs again under the same
-/// attempt number, and with the same idempotency key either way (the key counts failures, not
-/// attempts), so a side effect it started is not redone by an idempotent receiver.
-pub(crate) const RUNNING_CHECKPOINT_AFTER: Duration = Duration::from_millis(20);
+/// Pure nodes (`core.set`, `core.if`, ...) finish in microseconds and touch nothing outside the
+/// execution: writing a `running` record before them and a `succeeded` one after doubled the
+/// writes of a fast workflow. One that runs this long (a heavy expression) is still recorded as
+/// running. A crash inside this window leaves no record of the attempt; the node then runs again
+/// under the same attempt number, which is harmless since it had no effect to redo. Nodes with
+/// side effects (HTTP calls, sub-workflows, anything not pure) are always recorded first.
+pub const RUNNING_CHECKPOINT_AFTER: Duration = Duration::from_millis(20);
 
-/// Drives `attempt`; if it is still running after [`RUNNING_CHECKPOINT_AFTER`], writes the
-/// `running` record `run` meanwhile (the attempt goes on while it is written). Returns only once
-/// that write is done, so a later record of the same attempt can never be overtaken by it.
+/// Drives `attempt`. If `defer`, and it is still running after [`RUNNING_CHECKPOINT_AFTER`],
+/// writes the `running` record `run` meanwhile (the attempt goes on while it is written); returns
+/// only once that write is done, so a later record of the same attempt can never be overtaken by
+/// it.
 async fn checkpointed<F, T>(
     store: &Arc<dyn Store>,
     run: &NodeRun,
     attempt: F,
+    defer: bool,
 ) -> Result<T, StorageError>
 where
     F: Future<Output = T>,
 {
+    if !defer {
+        return Ok(attempt.await);
+    }
     tokio::pin!(attempt);
     tokio::select! {
         biased;

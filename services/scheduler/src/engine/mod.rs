@@ -5,6 +5,7 @@
 //! `core.wait` is the engine's own node ([`wait`]): it parks the execution instead of sleeping.
 
 mod attempt;
+pub use attempt::RUNNING_CHECKPOINT_AFTER;
 mod restore;
 mod run;
 mod scope;

@@ -33,6 +33,10 @@ struct Trigger;
 
 #[async_trait]
 impl NodeHandler for Trigger {
+    fn pure(&self) -> bool {
+        true
+    }
+
     async fn run(&self, _: &CompiledNode, cx: &NodeContext) -> Result<NodeOutput, NodeError> {
         Ok(NodeOutput::main(cx.input.clone()))
     }
@@ -42,6 +46,10 @@ struct Set;
 
 #[async_trait]
 impl NodeHandler for Set {
+    fn pure(&self) -> bool {
+        true
+    }
+
     async fn run(&self, node: &CompiledNode, cx: &NodeContext) -> Result<NodeOutput, NodeError> {
         Ok(NodeOutput::main(eval(param(node, "value")?, &cx.scope)?))
     }
@@ -52,6 +60,10 @@ struct If;
 
 #[async_trait]
 impl NodeHandler for If {
+    fn pure(&self) -> bool {
+        true
+    }
+
     async fn run(&self, node: &CompiledNode, cx: &NodeContext) -> Result<NodeOutput, NodeError> {
         let holds = truthy(&eval(param(node, "condition")?, &cx.scope)?);
         let port = if holds { "true" } else { "false" };
@@ -67,6 +79,10 @@ struct Switch;
 
 #[async_trait]
 impl NodeHandler for Switch {
+    fn pure(&self) -> bool {
+        true
+    }
+
     async fn run(&self, node: &CompiledNode, cx: &NodeContext) -> Result<NodeOutput, NodeError> {
         let Param::List(cases) = param(node, "cases")? else {
             return Err(NodeError::Fatal("core.switch: cases is not a list".into()));
@@ -98,6 +114,10 @@ struct Merge;
 
 #[async_trait]
 impl NodeHandler for Merge {
+    fn pure(&self) -> bool {
+        true
+    }
+
     async fn run(&self, node: &CompiledNode, cx: &NodeContext) -> Result<NodeOutput, NodeError> {
         let mode = eval(param(node, "mode")?, &cx.scope)?;
         let value = if mode == "array" {
@@ -114,6 +134,10 @@ struct Respond;
 
 #[async_trait]
 impl NodeHandler for Respond {
+    fn pure(&self) -> bool {
+        true
+    }
+
     async fn run(&self, node: &CompiledNode, cx: &NodeContext) -> Result<NodeOutput, NodeError> {
         let status = eval(param(node, "status")?, &cx.scope)?;
         let headers = match node.params.get("headers") {
@@ -132,6 +156,10 @@ struct Fail;
 
 #[async_trait]
 impl NodeHandler for Fail {
+    fn pure(&self) -> bool {
+        true
+    }
+
     async fn run(&self, node: &CompiledNode, cx: &NodeContext) -> Result<NodeOutput, NodeError> {
         let msg = eval(param(node, "message")?, &cx.scope)?;
         let text = msg.as_str().map_or_else(|| msg.to_string(), str::to_owned);

@@ -99,6 +99,19 @@ impl NodeError {
 #[async_trait]
 pub trait NodeHandler: Send + Sync {
     async fn run(&self, node: &CompiledNode, cx: &NodeContext) -> Result<NodeOutput, NodeError>;
+
+    /// Whether a run of this node touches nothing outside the execution (no calls, messages,
+    /// child executions or clocks to wait on): it only computes its output from its scope.
+    ///
+    /// The engine checkpoints the attempt of every other node (a `running` record) before it
+    /// starts, so a crash in the middle of one always shows the interrupted attempt. A pure node
+    /// is only checkpointed as running if it still is after
+    /// [`RUNNING_CHECKPOINT_AFTER`](crate::engine::RUNNING_CHECKPOINT_AFTER): most finish in
+    /// microseconds, and one write instead of two is what makes chains of them cheap. The
+    /// default is `false` (checkpoint first), right for anything with side effects.
+    fn pure(&self) -> bool {
+        false
+    }
 }
 
 /// Handlers by node type.
