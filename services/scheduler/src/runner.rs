@@ -341,7 +341,12 @@ impl Runner {
             }
             Some(Ok(Outcome::Finished(_))) | Some(Err(EngineError::Finished(_))) => {
                 // Before the ack: a redelivered job retries a start that did not happen.
-                match self.inner.engine.store().get_execution(id).await {
+                let exec = match result {
+                    // As the engine's last write left it: no need to read it back.
+                    Some(Ok(Outcome::Finished(exec))) => Ok(exec),
+                    _ => self.inner.engine.store().get_execution(id).await,
+                };
+                match exec {
                     Ok(exec) => self.after_failure(&exec).await,
                     Err(e) => {
                         tracing::warn!(execution = %id, error = %e, "could not reload a finished execution")

@@ -1,13 +1,21 @@
 //! Driving one execution: start ready nodes concurrently, checkpoint, move on, finish.
+//!
+//! An execution's nodes are futures polled by the task driving it, not tasks of their own: a
+//! task per node cost two thread hand-offs per node (spawn, then join), which dominated a chain
+//! of fast nodes. Nodes of one execution still run concurrently (they wait on I/O, timers and
+//! checkpoints together); executions run in parallel on the runtime's workers.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use flowork_model::workflow::CompiledWorkflow;
 use flowork_model::{ExecutionStatus, Timestamp};
 use flowork_storage::{Execution, ExecutionUpdate, NodeRun};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::Value;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::attempt::{Failure, Start, run_node, skipped};
@@ -17,6 +25,8 @@ use super::{Engine, EngineError, Outcome, scope, wait};
 use crate::nodes::{NodeContext, NodeOutput};
 
 type Finished = (usize, Result<NodeOutput, Failure>);
+/// The nodes in flight; a node that panics is caught and fails like a crashed task did.
+type Tasks = FuturesUnordered<BoxFuture<'static, std::thread::Result<Finished>>>;
 
 /// The state of one execution being driven by this worker.
 pub(crate) struct Run {
@@ -122,13 +132,18 @@ impl Run {
     /// when a wait parks are let finish (and checkpoint) first; then, if waits are still parked,
     /// returns the earliest time one is due.
     async fn advance(&mut self) -> Result<Option<Timestamp>, Failure> {
-        let mut tasks: JoinSet<Finished> = JoinSet::new();
+        let mut tasks = Tasks::new();
         let inflight = self.cancel.child_token();
         self.schedule(&mut tasks, &inflight).await?;
-        while let Some(joined) = tasks.join_next().await {
+        while let Some(joined) = tasks.next().await {
             let (i, result) = joined.map_err(|e| {
+                let why = e
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| e.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
                 Failure::Node(crate::nodes::NodeError::Fatal(format!(
-                    "node task failed: {e}"
+                    "node task failed: panicked: {why}"
                 )))
             })?;
             match result {
@@ -136,7 +151,7 @@ impl Run {
                 Err(failure) => {
                     // Stop the other branches; their checkpoints stay for a later replay.
                     inflight.cancel();
-                    while tasks.join_next().await.is_some() {}
+                    while tasks.next().await.is_some() {}
                     return Err(match failure {
                         Failure::Node(e) => Failure::Node(crate::nodes::NodeError::Fatal(format!(
                             "node {:?} failed: {e}",
@@ -165,7 +180,7 @@ impl Run {
     /// One pass in topological order settles every skip cascade, since parents come first.
     async fn schedule(
         &mut self,
-        tasks: &mut JoinSet<Finished>,
+        tasks: &mut Tasks,
         cancel: &CancellationToken,
     ) -> Result<(), Failure> {
         let wf = self.wf.clone();
@@ -210,7 +225,7 @@ impl Run {
 
     fn spawn(
         &mut self,
-        tasks: &mut JoinSet<Finished>,
+        tasks: &mut Tasks,
         cancel: &CancellationToken,
         i: usize,
         live: &[(usize, Value)],
@@ -240,12 +255,13 @@ impl Run {
         let (store, wf, exec) = (self.engine.store().clone(), wf.clone(), self.exec.id);
         let handler = self.engine.inner.nodes.get(&node.kind).cloned();
         self.states[i] = NodeState::Running;
-        tasks.spawn(async move {
+        let node = async move {
             (
                 i,
                 run_node(store, handler, exec, &wf.nodes[i], cx, first).await,
             )
-        });
+        };
+        tasks.push(AssertUnwindSafe(node).catch_unwind().boxed());
     }
 
     /// A node's input from its live parents (the execution's input for a root).
