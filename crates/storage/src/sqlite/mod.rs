@@ -386,3 +386,66 @@ impl Store for SqliteStore {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use flowork_model::{Timestamp, WorkflowId};
+    use serde_json::json;
+
+    use super::SqliteStore;
+    use crate::api::WorkflowStore;
+    use crate::error::StorageError;
+    use crate::types::{NewWorkflow, WorkflowVersion};
+
+    /// Writes that share a batch stay independent: one that fails half-way is rolled back alone,
+    /// the others commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_write_in_a_batch_is_rolled_back_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("batch.db");
+        let store = SqliteStore::open(path.to_str().expect("utf8"), 2)
+            .await
+            .expect("open");
+        let ids: Vec<WorkflowId> = (0..64).map(|_| WorkflowId::new()).collect();
+        let writes = ids.iter().enumerate().map(|(i, &id)| {
+            let store = store.clone();
+            async move {
+                let new = NewWorkflow {
+                    id,
+                    name: format!("w{i}"),
+                    active: false,
+                };
+                if i % 2 == 0 {
+                    store.create_workflow(new).await.map(|_| ())
+                } else {
+                    // Inserts the workflow, then fails on the version: all of it must go.
+                    let bad = WorkflowVersion {
+                        workflow_id: id,
+                        version: 2,
+                        hash: "00".repeat(32),
+                        previous_hash: None,
+                        author_id: None,
+                        signed: false,
+                        record: json!({}),
+                        created_at: Timestamp::now(),
+                    };
+                    store.import_workflow(new, vec![bad]).await.map(|_| ())
+                }
+            }
+        });
+        let results = futures::future::join_all(writes).await;
+        for (i, (r, id)) in results.into_iter().zip(&ids).enumerate() {
+            let stored = store.get_workflow(*id).await;
+            if i % 2 == 0 {
+                r.expect("a good write commits");
+                stored.expect("and is stored");
+            } else {
+                assert!(matches!(r, Err(StorageError::Conflict(_))), "{r:?}");
+                assert!(
+                    matches!(stored, Err(StorageError::NotFound { .. })),
+                    "{stored:?}"
+                );
+            }
+        }
+    }
+}
