@@ -172,5 +172,14 @@ async fn a_sigkilled_engine_resumes_the_execution_without_rerunning_completed_no
         [1, 2],
         "the interrupted node ran again as attempt 2"
     );
+    let statuses: Vec<&str> = of("call")
+        .iter()
+        .filter_map(|r| r["status"].as_str())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["interrupted", "succeeded"],
+        "history says attempt 1 was cut short"
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }

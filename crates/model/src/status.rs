@@ -85,6 +85,9 @@ string_enum!(
         Succeeded = "succeeded",
         /// Finished with an error.
         Failed = "failed",
+        /// Cut short because its worker stopped (crash or shutdown); it ran again as the next
+        /// attempt. Not the node's failure: retries don't count it.
+        Interrupted = "interrupted",
         /// On a branch that was not taken.
         Skipped = "skipped",
     }

@@ -44,7 +44,7 @@ impl WorkflowView {
 pub struct NodeRunView {
     pub node_id: String,
     pub attempt: u32,
-    /// running, succeeded, failed or skipped.
+    /// running, waiting, succeeded, failed, interrupted or skipped.
     pub status: String,
     pub input: Value,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -24,6 +24,8 @@ pub(super) struct Restored {
     pub(super) failures: Vec<u32>,
     /// The checkpoints of parked waits, by node index.
     pub(super) parked: HashMap<usize, NodeRun>,
+    /// Attempts a stopped worker left `running`: to be recorded as interrupted.
+    pub(super) interrupted: Vec<NodeRun>,
 }
 
 /// Rebuilds the state of `wf`'s nodes from an execution's node runs.
@@ -34,6 +36,7 @@ pub(super) fn restore(wf: &CompiledWorkflow, runs: Vec<NodeRun>) -> Restored {
         next_attempt: vec![1; n],
         failures: vec![0; n],
         parked: HashMap::new(),
+        interrupted: Vec::new(),
     };
     let mut latest: HashMap<usize, NodeRun> = HashMap::new();
     for run in runs {
@@ -64,7 +67,13 @@ pub(super) fn restore(wf: &CompiledWorkflow, runs: Vec<NodeRun>) -> Restored {
                 }
                 None => out.next_attempt[i] = run.attempt + 1,
             },
-            NodeRunStatus::Running | NodeRunStatus::Failed => out.next_attempt[i] = run.attempt + 1,
+            NodeRunStatus::Running => {
+                out.next_attempt[i] = run.attempt + 1;
+                out.interrupted.push(run);
+            }
+            NodeRunStatus::Interrupted | NodeRunStatus::Failed => {
+                out.next_attempt[i] = run.attempt + 1
+            }
         }
     }
     out

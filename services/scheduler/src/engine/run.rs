@@ -61,7 +61,18 @@ impl Run {
             next_attempt,
             failures,
             parked,
+            interrupted,
         } = restore(&wf, runs);
+        // History should say what happened to an attempt a stopped worker left `running`.
+        for mut run in interrupted {
+            run.status = flowork_model::NodeRunStatus::Interrupted;
+            run.finished_at = Some(flowork_model::Timestamp::now());
+            run.error = Some(format!(
+                "interrupted: the worker stopped during this attempt; it runs again as attempt {}",
+                run.attempt + 1
+            ));
+            engine.store().put_node_run(run).await?;
+        }
         let start = start_nodes(&wf, &exec.trigger);
         Ok(Self {
             engine,
