@@ -146,29 +146,3 @@ fn compile_once_run_from_eight_threads() {
     }
     assert_eq!(prog.source(), ".input.total + .n");
 }
-
-/// Release-mode cost of one `run`: `cargo test -p flowork-expr --release -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn measure_run_cost() {
-    let prog = Program::compile(".input.total > 100").expect("compiles");
-    let input = ctx();
-    let ctx = Context::new(&input);
-    let n = 100_000;
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        assert_eq!(prog.run(&input).ok(), Some(json!(true)));
-    }
-    let with_conversion = t.elapsed() / n;
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        assert_eq!(prog.run_ctx(&ctx).ok(), Some(json!(true)));
-    }
-    let prepared = t.elapsed() / n;
-    let t = std::time::Instant::now();
-    for _ in 0..1000 {
-        assert!(Program::compile(".input.total > 100").is_ok());
-    }
-    let compile = t.elapsed() / 1000;
-    println!("run: {with_conversion:?}/call, run_ctx: {prepared:?}/call, compile: {compile:?}");
-}
