@@ -8,6 +8,7 @@
 //! returning. Both backends pass the same conformance suite (`tests/conformance.rs`).
 
 mod api;
+mod chain;
 mod error;
 mod migrate;
 mod postgres;

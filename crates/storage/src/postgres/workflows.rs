@@ -7,6 +7,7 @@ use tokio_postgres::GenericClient;
 use super::rows::{self, VERSION_COLS, WORKFLOW_COLS};
 use super::{PgStore, db_err, now};
 use crate::api::WorkflowStore;
+use crate::chain::check_link;
 use crate::error::{Result, StorageError};
 use crate::types::{NewWorkflow, Page, Workflow, WorkflowPatch, WorkflowVersion};
 
@@ -34,34 +35,6 @@ async fn insert_workflow(c: &impl GenericClient, new: &NewWorkflow) -> Result<Wo
             e => e,
         })?;
     rows::workflow(&row)
-}
-
-/// Checks that `v` extends a chain whose head is (`head`, `head_hash`).
-fn check_link(
-    id: WorkflowId,
-    head: u32,
-    head_hash: Option<&str>,
-    v: &WorkflowVersion,
-) -> Result<()> {
-    if v.workflow_id != id {
-        return Err(StorageError::Invalid(format!(
-            "version {} belongs to workflow {}, not {id}",
-            v.version, v.workflow_id
-        )));
-    }
-    if Some(v.version) != head.checked_add(1) {
-        return Err(StorageError::Conflict(format!(
-            "workflow {id}: version {} does not follow head version {head}",
-            v.version
-        )));
-    }
-    if v.previous_hash.as_deref() != head_hash {
-        return Err(StorageError::Conflict(format!(
-            "workflow {id}: previous_hash of version {} does not match the head hash",
-            v.version
-        )));
-    }
-    Ok(())
 }
 
 async fn insert_version(c: &impl GenericClient, v: &WorkflowVersion) -> Result<()> {

@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::rows::{self, VERSION_COLS, WORKFLOW_COLS};
 use super::{SqliteStore, db_err, now};
 use crate::api::WorkflowStore;
+use crate::chain::check_link;
 use crate::error::{Result, StorageError};
 use crate::types::{NewWorkflow, Page, Workflow, WorkflowPatch, WorkflowVersion};
 
@@ -30,34 +31,6 @@ fn insert_workflow(conn: &Connection, new: &NewWorkflow) -> Result<()> {
         StorageError::Conflict(_) => StorageError::Conflict(format!("workflow {} exists", new.id)),
         e => e,
     })?;
-    Ok(())
-}
-
-/// Checks that `v` extends a chain whose head is (`head`, `head_hash`).
-fn check_link(
-    id: WorkflowId,
-    head: u32,
-    head_hash: Option<&str>,
-    v: &WorkflowVersion,
-) -> Result<()> {
-    if v.workflow_id != id {
-        return Err(StorageError::Invalid(format!(
-            "version {} belongs to workflow {}, not {id}",
-            v.version, v.workflow_id
-        )));
-    }
-    if Some(v.version) != head.checked_add(1) {
-        return Err(StorageError::Conflict(format!(
-            "workflow {id}: version {} does not follow head version {head}",
-            v.version
-        )));
-    }
-    if v.previous_hash.as_deref() != head_hash {
-        return Err(StorageError::Conflict(format!(
-            "workflow {id}: previous_hash of version {} does not match the head hash",
-            v.version
-        )));
-    }
     Ok(())
 }
 
