@@ -297,23 +297,11 @@ fn version_and_dump_config() {
     );
 }
 
-/// `FLOWORK_TEST_PG`, or `None` after a loud skip; under `CI=true` a missing one fails the test.
-fn test_pg() -> Option<String> {
-    match std::env::var("FLOWORK_TEST_PG") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("FLOWORK_TEST_PG is unset under CI=true; run the tests through scripts/test")
-        }
-        _ => {
-            eprintln!("SKIPPED (FLOWORK_TEST_PG unset): flowork up on Postgres");
-            None
-        }
-    }
-}
-
 #[tokio::test]
 async fn up_runs_on_postgres_with_one_setting() {
-    let Some(base) = test_pg() else { return };
+    let Some(base) = flowork_testkit::postgres() else {
+        return;
+    };
     let (admin, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
         .await
         .expect("connect pg");

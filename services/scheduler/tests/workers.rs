@@ -11,19 +11,6 @@ use flowork_storage::{NewWorkflow, Store, WorkflowVersion};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-fn redis_url() -> Option<String> {
-    match std::env::var("FLOWORK_TEST_REDIS") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("FLOWORK_TEST_REDIS is unset under CI=true; run the tests through scripts/test")
-        }
-        _ => {
-            eprintln!("SKIPPED (FLOWORK_TEST_REDIS unset): two schedulers on one Redis queue");
-            None
-        }
-    }
-}
-
 async fn runner(
     store: Arc<dyn Store>,
     url: &str,
@@ -45,7 +32,9 @@ async fn runner(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_schedulers_share_a_redis_queue_and_run_each_execution_once() {
-    let Some(url) = redis_url() else { return };
+    let Some(url) = flowork_testkit::redis() else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let db = format!("sqlite://{}", dir.path().join("f.db").display());
     let store = flowork_storage::connect(&db, 8).await.expect("store");

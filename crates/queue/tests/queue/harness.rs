@@ -1,6 +1,5 @@
 //! Backends for the queue suite: embedded on SQLite in a temp dir, Redis under a random prefix.
 
-use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,19 +30,7 @@ impl Fixture {
 
     /// `None` (after a loud SKIPPED line) without `FLOWORK_TEST_REDIS`, unless `CI=true`.
     pub async fn redis() -> Option<Self> {
-        let Ok(url) = std::env::var("FLOWORK_TEST_REDIS") else {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "FLOWORK_TEST_REDIS is unset but CI=true: the Redis queue suite must run in CI \
-                 (set it to e.g. redis://127.0.0.1:6379/)"
-            );
-            // Straight to stderr: the test harness would swallow `eprintln!` of a passing test.
-            let _ = writeln!(
-                std::io::stderr(),
-                "!!! SKIPPED (FLOWORK_TEST_REDIS unset): Redis queue check not run"
-            );
-            return None;
-        };
+        let url = flowork_testkit::redis()?;
         let prefix = format!("flowork-test:{}", uuid::Uuid::now_v7().simple());
         Some(Self::Redis { url, prefix })
     }

@@ -1,6 +1,5 @@
 //! Test fixtures: a fresh store per test, in a temp SQLite file or a fresh Postgres schema.
 
-use std::io::Write as _;
 use std::sync::Arc;
 
 use flowork_model::CredentialId;
@@ -34,22 +33,7 @@ impl Fixture {
     /// A store in a fresh schema of `FLOWORK_TEST_PG`; `None` (skip, loudly) when that is unset
     /// outside CI, a panic under `CI=true`.
     pub async fn postgres() -> Option<Fixture> {
-        let Ok(url) = std::env::var("FLOWORK_TEST_PG") else {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("FLOWORK_TEST_PG is unset but CI=true: the vault's Postgres tests must run");
-            }
-            // Straight to the stderr handle: libtest captures eprintln! of passing tests.
-            let test = std::thread::current()
-                .name()
-                .unwrap_or("postgres")
-                .to_owned();
-            let _ = writeln!(
-                std::io::stderr(),
-                "!!!!! {test}: SKIPPED (FLOWORK_TEST_PG unset; set it, e.g. to \
-                 postgres://postgres@127.0.0.1:5432/postgres) !!!!!"
-            );
-            return None;
-        };
+        let url = flowork_testkit::postgres()?;
         let schema = format!("flowork_vault_test_{}", CredentialId::new().uuid().simple());
         let store = PgStore::connect_in_schema(&url, &schema, 8)
             .await

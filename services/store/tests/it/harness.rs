@@ -51,14 +51,7 @@ impl Service {
     /// Over a fresh schema of the `FLOWORK_TEST_PG` database; `None` (skipped loudly) when
     /// unset, a failure when unset under `CI=true`.
     pub async fn postgres() -> Option<Service> {
-        let Ok(url) = std::env::var("FLOWORK_TEST_PG") else {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "FLOWORK_TEST_PG is unset but CI=true: the Postgres store tests must run in CI"
-            );
-            eprintln!("!!!!! SKIPPED (FLOWORK_TEST_PG unset): store service over Postgres !!!!!");
-            return None;
-        };
+        let url = flowork_testkit::postgres()?;
         let schema = format!("store_it_{}", flowork_model::UserId::new().uuid().simple());
         let store = PgStore::connect_in_schema(&url, &schema, 4)
             .await
