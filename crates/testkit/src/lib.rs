@@ -38,3 +38,30 @@ fn service(var: &str, example: &str) -> Option<String> {
     );
     None
 }
+
+/// One `#[tokio::test]` per check for one backend: `crate::harness::Fixture::<backend>()` gives
+/// the fixture (`None` = skipped), `crate::checks::<check>(&fixture)` runs, and the fixture is
+/// cleaned up even when the check fails. The test crate needs `futures` and `tokio`.
+// `crate::` on purpose: harness and checks live in the calling test crate.
+#[allow(clippy::crate_in_macro_def)]
+#[macro_export]
+macro_rules! backend_tests {
+    ($backend:ident: $($check:ident),+ $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    use futures::FutureExt as _;
+                    let Some(fx) = crate::harness::Fixture::$backend().await else { return };
+                    let outcome = std::panic::AssertUnwindSafe(crate::checks::$check(&fx))
+                        .catch_unwind()
+                        .await;
+                    fx.cleanup().await;
+                    if let Err(panic) = outcome {
+                        std::panic::resume_unwind(panic);
+                    }
+                }
+            )+
+        }
+    };
+}

@@ -8,27 +8,7 @@ mod checks;
 #[path = "vault/harness.rs"]
 mod harness;
 
-/// One `#[tokio::test]` per check for one backend; the fixture is cleaned up even on failure.
-macro_rules! backend_tests {
-    ($backend:ident: $($check:ident),+ $(,)?) => {
-        mod $backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $check() {
-                    use futures::FutureExt as _;
-                    let Some(fx) = crate::harness::Fixture::$backend().await else { return };
-                    let outcome = std::panic::AssertUnwindSafe(crate::checks::$check(&fx))
-                        .catch_unwind()
-                        .await;
-                    fx.cleanup().await;
-                    if let Err(panic) = outcome {
-                        std::panic::resume_unwind(panic);
-                    }
-                }
-            )+
-        }
-    };
-}
+use flowork_testkit::backend_tests;
 
 macro_rules! all_backends {
     ($($check:ident),+ $(,)?) => {

@@ -27,6 +27,15 @@ fn lost(job_id: i64, worker: &str) -> StorageError {
     ))
 }
 
+/// `Ok` if the statement touched the job (the worker still held it), else "lease lost".
+fn held(rows: usize, job_id: i64, worker: &str) -> Result<()> {
+    if rows == 0 {
+        Err(lost(job_id, worker))
+    } else {
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl QueueStore for SqliteStore {
     async fn enqueue(&self, queue: &str, payload: Value, delay: Duration) -> Result<i64> {
@@ -97,11 +106,7 @@ impl QueueStore for SqliteStore {
                     params![job_id, worker, now()],
                 )
                 .map_err(db_err)?;
-            if n == 0 {
-                Err(lost(job_id, &worker))
-            } else {
-                Ok(())
-            }
+            held(n, job_id, &worker)
         })
         .await
     }
@@ -117,11 +122,7 @@ impl QueueStore for SqliteStore {
                     params![job_id, worker, t, t.saturating_add(millis(delay))],
                 )
                 .map_err(db_err)?;
-            if n == 0 {
-                Err(lost(job_id, &worker))
-            } else {
-                Ok(())
-            }
+            held(n, job_id, &worker)
         })
         .await
     }
@@ -137,11 +138,7 @@ impl QueueStore for SqliteStore {
                     params![job_id, worker, t, t.saturating_add(millis(lease))],
                 )
                 .map_err(db_err)?;
-            if n == 0 {
-                Err(lost(job_id, &worker))
-            } else {
-                Ok(())
-            }
+            held(n, job_id, &worker)
         })
         .await
     }
