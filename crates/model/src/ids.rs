@@ -94,6 +94,14 @@ typed_id!(
     /// A user account at the gateway.
     UserId, "usr", "user"
 );
+typed_id!(
+    /// A registered engine (a scheduler that dials out to the gateway over EngineLink).
+    EngineId, "eng", "engine"
+);
+typed_id!(
+    /// An API key at the gateway (the id is public; the secret is shown once).
+    ApiKeyId, "key", "API key"
+);
 
 #[cfg(test)]
 mod tests {

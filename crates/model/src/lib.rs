@@ -7,6 +7,6 @@ mod status;
 mod time;
 pub mod workflow;
 
-pub use ids::{CredentialId, ExecutionId, IdError, UserId, WorkflowId};
+pub use ids::{ApiKeyId, CredentialId, EngineId, ExecutionId, IdError, UserId, WorkflowId};
 pub use status::{ExecutionStatus, NodeRunStatus, Role, UnknownVariant};
 pub use time::Timestamp;
