@@ -1,0 +1,8 @@
+//! EngineLink over real sockets: a tonic gateway with a Hub, an engine LinkClient, a Router.
+
+#![allow(clippy::unwrap_used)]
+
+mod auth;
+mod link;
+mod support;
+mod tunnel;

@@ -1,0 +1,101 @@
+//! A 64 MiB body through the link both ways, streamed in chunks with bounded memory. Its own
+//! test binary, so the process's peak memory is this test's alone.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "it/support.rs"]
+mod support;
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use bytes::Bytes;
+use futures::StreamExt;
+
+use support::*;
+
+const PIECE: usize = 256 * 1024;
+const PIECES: usize = 256; // 64 MiB
+
+/// Deterministic, position-dependent content (so a dropped or reordered chunk shows).
+fn piece(i: usize) -> Bytes {
+    let mut x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut out = Vec::with_capacity(PIECE);
+    for _ in 0..PIECE / 8 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    Bytes::from(out)
+}
+
+/// An order-sensitive checksum over 8-byte words.
+#[derive(Default)]
+struct Sum {
+    acc: u64,
+    len: usize,
+    tail: Vec<u8>,
+}
+
+impl Sum {
+    fn add(&mut self, data: &[u8]) {
+        self.len += data.len();
+        self.tail.extend_from_slice(data);
+        let whole = self.tail.len() / 8 * 8;
+        for w in self.tail[..whole].chunks_exact(8) {
+            let w = u64::from_le_bytes(w.try_into().unwrap());
+            self.acc = (self.acc ^ w).wrapping_mul(0x0000_0100_0000_01B3).rotate_left(5);
+        }
+        self.tail.drain(..whole);
+    }
+}
+
+/// Peak resident memory of this process, in KiB (Linux).
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_64_mib_body_streams_through_in_chunks_with_bounded_memory() {
+    let (gw, engine, probe) = linked(8).await;
+    let before = peak_rss_kib();
+
+    let mut sent = Sum::default();
+    for i in 0..PIECES {
+        sent.add(&piece(i));
+    }
+    let upload = futures::stream::iter(0..PIECES).map(|i| Ok::<_, std::io::Error>(piece(i)));
+    let req = http::Request::post("/echo").body(Body::from_stream(upload)).unwrap();
+
+    let started = Instant::now();
+    let res = gw.hub.forward(&ENGINE.into(), req, in_secs(30)).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let mut got = Sum::default();
+    let mut frames = 0usize;
+    let mut body = res.into_body().into_data_stream();
+    while let Some(data) = body.next().await {
+        got.add(&data.unwrap());
+        frames += 1;
+    }
+    let took = started.elapsed();
+
+    assert_eq!(got.len, PIECE * PIECES);
+    assert_eq!(got.acc, sent.acc, "the echoed body differs");
+    let chunks = probe.chunks.load(Ordering::Relaxed);
+    // 64 KiB frames: at least 1024 of them reached the handler, and came back as many.
+    assert!(chunks >= PIECE * PIECES / flowork_link::CHUNK_SIZE, "{chunks} chunks");
+    assert!(frames >= PIECE * PIECES / flowork_link::CHUNK_SIZE, "{frames} frames");
+
+    if let (Some(before), Some(after)) = (before, peak_rss_kib()) {
+        let grew_mib = (after.saturating_sub(before)) / 1024;
+        println!("64 MiB echoed in {took:?}; peak RSS grew {grew_mib} MiB");
+        assert!(grew_mib < 32, "peak RSS grew {grew_mib} MiB for a 64 MiB body");
+    }
+    assert!(took < Duration::from_secs(20));
+    engine.stop().await;
+    gw.stop().await;
+}
