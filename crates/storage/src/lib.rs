@@ -7,6 +7,7 @@
 //! [`connect`] picks the backend from the URL and applies the migrations in `migrations/` before
 //! returning. Both backends pass the same conformance suite (`tests/conformance.rs`).
 
+mod accounts;
 mod api;
 mod chain;
 mod error;
@@ -18,6 +19,10 @@ mod types;
 
 use std::sync::Arc;
 
+pub use accounts::{
+    AccountStore, ApiKey, ApiKeyOwner, Engine, NewApiKey, NewEngine, NewRefreshToken,
+    RefreshOutcome,
+};
 pub use api::*;
 pub use error::{Result, StorageError};
 pub use postgres::PgStore;
@@ -52,6 +57,38 @@ pub async fn open(
     let store = connect(&url, cfg.database.max_connections).await?;
     tracing::info!(backend = ?store.backend(), database = %redact_url(&url), "store opened");
     Ok(store)
+}
+
+/// A store and the gateway's [`AccountStore`] over one backend (one pool, one SQLite writer).
+pub async fn connect_with_accounts(
+    url: &str,
+    max_connections: usize,
+) -> Result<(Arc<dyn Store>, Arc<dyn AccountStore>)> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let s = SqliteStore::open(path, max_connections).await?;
+        Ok((Arc::new(s.clone()), Arc::new(s)))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let s = PgStore::connect(url, max_connections).await?;
+        Ok((Arc::new(s.clone()), Arc::new(s)))
+    } else {
+        Err(StorageError::Config(format!(
+            "unsupported URL {:?}: expected sqlite://<path> or postgres://...",
+            redact_url(url)
+        )))
+    }
+}
+
+/// [`open`] plus the gateway's [`AccountStore`] on the same backend.
+pub async fn open_with_accounts(
+    cfg: &flowork_kit::Config,
+) -> Result<(Arc<dyn Store>, Arc<dyn AccountStore>), flowork_kit::entry::BoxError> {
+    let url = cfg.database_url();
+    if url.starts_with("sqlite://") {
+        flowork_kit::entry::ensure_data_dir(&cfg.data_dir)?;
+    }
+    let (store, accounts) = connect_with_accounts(&url, cfg.database.max_connections).await?;
+    tracing::info!(backend = ?store.backend(), database = %redact_url(&url), "store opened");
+    Ok((store, accounts))
 }
 
 /// The URL with any password replaced by `***`, for messages and logs.

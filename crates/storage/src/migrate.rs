@@ -32,6 +32,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     1 => "0001_init",
     2 => "0002_node_run_port",
     3 => "0003_executions_by_finished",
+    4 => "0004_accounts",
 );
 
 /// The Postgres migrations, in order.
@@ -39,6 +40,7 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     1 => "0001_init",
     2 => "0002_node_run_port",
     3 => "0003_executions_by_finished",
+    4 => "0004_accounts",
 );
 
 const SQLITE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -6,6 +6,8 @@
 //! schema of the database named by `FLOWORK_TEST_PG` (dropped afterwards). Without
 //! `FLOWORK_TEST_PG` the Postgres tests print SKIPPED, or fail when `CI=true`.
 
+#[path = "conformance/accounts.rs"]
+mod accounts;
 #[path = "conformance/executions.rs"]
 mod executions;
 #[path = "conformance/harness.rs"]
@@ -76,6 +78,11 @@ conformance! {
     queue::queue_concurrent_workers,
     migrations::migrations_rerun_is_noop,
     migrations::migrations_detect_edited_file,
+    accounts::accounts_users,
+    accounts::refresh_tokens_rotate_and_detect_reuse,
+    accounts::refresh_concurrent_rotation_has_one_winner,
+    accounts::api_keys_lifecycle,
+    accounts::engines_are_owned,
 }
 
 /// Opening: backend dispatch and configuration errors (not per backend: they need no database).

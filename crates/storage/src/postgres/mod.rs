@@ -4,6 +4,7 @@
 //! clocks disagree still agree on when a lease expires. Other timestamps are taken by the caller's
 //! host, as in SQLite.
 
+mod accounts;
 mod executions;
 mod queue;
 mod records;

@@ -11,6 +11,7 @@
 //! a write that returned `Ok` is in the database, exactly as with one transaction per write. Under
 //! load this saves a commit (and the thread hand-offs) per write; alone, a write costs what it did.
 
+mod accounts;
 mod executions;
 mod queue;
 mod records;

@@ -3,13 +3,17 @@
 use std::sync::Arc;
 
 use flowork_model::{Timestamp, WorkflowId};
-use flowork_storage::{NewWorkflow, PgStore, SqliteStore, StorageError, Store, WorkflowVersion};
+use flowork_storage::{
+    AccountStore, NewWorkflow, PgStore, SqliteStore, StorageError, Store, WorkflowVersion,
+};
 use serde_json::json;
 use tempfile::TempDir;
 
 /// One store under test, plus what is needed to reopen it and look under the hood.
 pub struct Fixture {
     pub store: Arc<dyn Store>,
+    /// The same backend as the gateway's account store.
+    accounts: Arc<dyn AccountStore>,
     target: Target,
 }
 
@@ -33,7 +37,8 @@ impl Fixture {
             .await
             .expect("open sqlite store");
         Some(Fixture {
-            store: Arc::new(store),
+            store: Arc::new(store.clone()),
+            accounts: Arc::new(store),
             target: Target::Sqlite { _dir: dir, path },
         })
     }
@@ -47,9 +52,15 @@ impl Fixture {
             .await
             .expect("connect postgres store");
         Some(Fixture {
-            store: Arc::new(store),
+            store: Arc::new(store.clone()),
+            accounts: Arc::new(store),
             target: Target::Postgres { url, schema },
         })
+    }
+
+    /// The fixture's store as the gateway's account store.
+    pub fn accounts(&self) -> Arc<dyn AccountStore> {
+        Arc::clone(&self.accounts)
     }
 
     /// Opens the same database again (running the migrations again).
@@ -107,8 +118,12 @@ impl Fixture {
 
     /// Drops what the fixture created (the temp dir goes with the fixture).
     pub async fn cleanup(self) {
-        let Fixture { store, target } = self;
-        drop(store);
+        let Fixture {
+            store,
+            accounts,
+            target,
+        } = self;
+        drop((store, accounts));
         if let Target::Postgres { url, schema } = target {
             let client = pg_client(&url).await;
             client

@@ -17,7 +17,8 @@ pub async fn migrations_rerun_is_noop(fx: &Fixture) {
         [
             (1, "0001_init"),
             (2, "0002_node_run_port"),
-            (3, "0003_executions_by_finished")
+            (3, "0003_executions_by_finished"),
+            (4, "0004_accounts"),
         ]
     );
 

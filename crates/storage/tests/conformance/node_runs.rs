@@ -182,6 +182,7 @@ pub async fn node_runs_port_migration_upgrades(fx: &Fixture) {
     // Roll the schema back to 0001 with a run already in it (undoing the later migrations too).
     fx.exec_sql(
         "ALTER TABLE node_runs DROP COLUMN port; DROP INDEX executions_by_finished;
+         DROP TABLE refresh_tokens; DROP TABLE api_keys; DROP TABLE engines;
          DELETE FROM schema_migrations WHERE version >= 2",
     )
     .await;
