@@ -125,7 +125,7 @@ pub async fn text(res: http::Response<Body>) -> String {
 }
 
 /// What the engine's handlers saw.
-#[derive(Default, Clone)]
+#[derive(Clone)]
 pub struct Probe {
     /// Requests that reached /block or /hang.
     pub started: Arc<Semaphore>,
@@ -140,7 +140,13 @@ pub struct Probe {
 
 impl Probe {
     pub fn new() -> Self {
-        Self { started: Arc::new(Semaphore::new(0)), ..Default::default() }
+        Self {
+            started: Arc::new(Semaphore::new(0)),
+            release: Arc::default(),
+            dropped: Arc::default(),
+            dropped_notify: Arc::default(),
+            chunks: Arc::default(),
+        }
     }
 }
 
