@@ -15,7 +15,11 @@ pub(crate) struct Backoff {
 impl Backoff {
     pub(crate) fn new(min: Duration, max: Duration) -> Self {
         let min = min.max(Duration::from_millis(1));
-        Self { min, max: max.max(min), next: min }
+        Self {
+            min,
+            max: max.max(min),
+            next: min,
+        }
     }
 
     /// Back to `min` (after a healthy connection).
@@ -46,7 +50,10 @@ mod tests {
             let d = b.next_delay();
             assert!(d <= Duration::from_secs(1), "{d:?} over the cap");
         }
-        assert!(b.next_delay() >= Duration::from_millis(500), "stays near the cap");
+        assert!(
+            b.next_delay() >= Duration::from_millis(500),
+            "stays near the cap"
+        );
         b.reset();
         assert!(b.next_delay() <= Duration::from_millis(100));
     }

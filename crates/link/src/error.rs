@@ -63,21 +63,27 @@ impl LinkError {
                 "engine-offline",
                 self.to_string(),
             ),
-            Self::Saturated(_) => {
-                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "engine-busy", self.to_string())
-            }
+            Self::Saturated(_) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "engine-busy",
+                self.to_string(),
+            ),
             Self::Disconnected => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "engine-disconnected",
                 self.to_string(),
             ),
-            Self::Timeout => {
-                Problem::new(StatusCode::GATEWAY_TIMEOUT, "engine-timeout", self.to_string())
-            }
+            Self::Timeout => Problem::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "engine-timeout",
+                self.to_string(),
+            ),
             Self::Body(_) => Problem::bad_request(self.to_string()),
-            Self::Unauthenticated => {
-                Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", self.to_string())
-            }
+            Self::Unauthenticated => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                self.to_string(),
+            ),
             Self::Engine(_) | Self::Protocol(_) | Self::Transport(_) | Self::Refused(_) => {
                 Problem::new(StatusCode::BAD_GATEWAY, "engine-error", self.to_string())
             }

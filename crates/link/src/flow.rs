@@ -60,12 +60,24 @@ pub(crate) async fn pump<F>(
             if !credit.take(piece.len()).await {
                 return Err(LinkError::Disconnected);
             }
-            let chunk = pb::BodyChunk { stream_id, data: piece.to_vec(), end: false };
-            out.send(frame(chunk)).await.map_err(|_| LinkError::Disconnected)?;
+            let chunk = pb::BodyChunk {
+                stream_id,
+                data: piece.to_vec(),
+                end: false,
+            };
+            out.send(frame(chunk))
+                .await
+                .map_err(|_| LinkError::Disconnected)?;
         }
     }
-    let end = pb::BodyChunk { stream_id, data: Vec::new(), end: true };
-    out.send(frame(end)).await.map_err(|_| LinkError::Disconnected)
+    let end = pb::BodyChunk {
+        stream_id,
+        data: Vec::new(),
+        end: true,
+    };
+    out.send(frame(end))
+        .await
+        .map_err(|_| LinkError::Disconnected)
 }
 
 /// The frame reader's end of a received body.
@@ -134,7 +146,10 @@ where
                 s.unacked += bytes.len();
                 if s.unacked >= ACK_EVERY {
                     let bytes = u32::try_from(s.unacked).unwrap_or(u32::MAX);
-                    let update = pb::WindowUpdate { stream_id: s.stream_id, bytes };
+                    let update = pb::WindowUpdate {
+                        stream_id: s.stream_id,
+                        bytes,
+                    };
                     // A closed link fails the body through `fail` or the dropped sender.
                     let _ = s.out.send((s.frame)(update)).await;
                     s.unacked = 0;

@@ -46,7 +46,9 @@ impl Sum {
         let whole = self.tail.len() / 8 * 8;
         for w in self.tail[..whole].chunks_exact(8) {
             let w = u64::from_le_bytes(w.try_into().unwrap());
-            self.acc = (self.acc ^ w).wrapping_mul(0x0000_0100_0000_01B3).rotate_left(5);
+            self.acc = (self.acc ^ w)
+                .wrapping_mul(0x0000_0100_0000_01B3)
+                .rotate_left(5);
         }
         self.tail.drain(..whole);
     }
@@ -69,10 +71,16 @@ async fn a_64_mib_body_streams_through_in_chunks_with_bounded_memory() {
         sent.add(&piece(i));
     }
     let upload = futures::stream::iter(0..PIECES).map(|i| Ok::<_, std::io::Error>(piece(i)));
-    let req = http::Request::post("/echo").body(Body::from_stream(upload)).unwrap();
+    let req = http::Request::post("/echo")
+        .body(Body::from_stream(upload))
+        .unwrap();
 
     let started = Instant::now();
-    let res = gw.hub.forward(&ENGINE.into(), req, in_secs(30)).await.unwrap();
+    let res = gw
+        .hub
+        .forward(&ENGINE.into(), req, in_secs(30))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let mut got = Sum::default();
     let mut frames = 0usize;
@@ -87,13 +95,22 @@ async fn a_64_mib_body_streams_through_in_chunks_with_bounded_memory() {
     assert_eq!(got.acc, sent.acc, "the echoed body differs");
     let chunks = probe.chunks.load(Ordering::Relaxed);
     // 64 KiB frames: at least 1024 of them reached the handler, and came back as many.
-    assert!(chunks >= PIECE * PIECES / flowork_link::CHUNK_SIZE, "{chunks} chunks");
-    assert!(frames >= PIECE * PIECES / flowork_link::CHUNK_SIZE, "{frames} frames");
+    assert!(
+        chunks >= PIECE * PIECES / flowork_link::CHUNK_SIZE,
+        "{chunks} chunks"
+    );
+    assert!(
+        frames >= PIECE * PIECES / flowork_link::CHUNK_SIZE,
+        "{frames} frames"
+    );
 
     if let (Some(before), Some(after)) = (before, peak_rss_kib()) {
         let grew_mib = (after.saturating_sub(before)) / 1024;
         println!("64 MiB echoed in {took:?}; peak RSS grew {grew_mib} MiB");
-        assert!(grew_mib < 32, "peak RSS grew {grew_mib} MiB for a 64 MiB body");
+        assert!(
+            grew_mib < 32,
+            "peak RSS grew {grew_mib} MiB for a 64 MiB body"
+        );
     }
     assert!(took < Duration::from_secs(20));
     engine.stop().await;

@@ -126,7 +126,9 @@ impl LinkClient {
 
     /// A sender for execution events.
     pub fn events(&self) -> EventSender {
-        EventSender { tx: self.events_tx.clone() }
+        EventSender {
+            tx: self.events_tx.clone(),
+        }
     }
 
     /// The link's state, now and as it changes.

@@ -116,7 +116,9 @@ impl Link {
                 }
             }
             Down::Ping(p) => {
-                let _ = self.out.try_send(frame(Up::Pong(pb::Pong { nonce: p.nonce })));
+                let _ = self
+                    .out
+                    .try_send(frame(Up::Pong(pb::Pong { nonce: p.nonce })));
             }
             Down::Pong(_) | Down::Welcome(_) => {}
         }
@@ -138,7 +140,13 @@ impl Link {
             Err(e) => return self.refuse(id, &e.to_string()),
         };
         let credit = Credit::new();
-        let call = answer(self.router.clone(), req, id, self.out.clone(), credit.clone());
+        let call = answer(
+            self.router.clone(),
+            req,
+            id,
+            self.out.clone(),
+            credit.clone(),
+        );
         let permits = self.permits.clone();
         let task = self.tasks.spawn(async move {
             // The gateway keeps within our limit; this only waits out requests it cancelled
@@ -147,7 +155,14 @@ impl Link {
             call.await;
             id
         });
-        self.streams.insert(id, Served { body: inbox, credit, task });
+        self.streams.insert(
+            id,
+            Served {
+                body: inbox,
+                credit,
+                task,
+            },
+        );
     }
 
     fn on_chunk(&mut self, chunk: pb::BodyChunk) {
@@ -179,7 +194,11 @@ impl Link {
             }
             Err(e) if e.is_panic() => {
                 let task = e.id();
-                let id = self.streams.iter().find(|(_, s)| s.task.id() == task).map(|(id, _)| *id);
+                let id = self
+                    .streams
+                    .iter()
+                    .find(|(_, s)| s.task.id() == task)
+                    .map(|(id, _)| *id);
                 if let Some(id) = id {
                     tracing::error!(stream = id, "request handler panicked");
                     self.streams.remove(&id);
@@ -191,7 +210,10 @@ impl Link {
     }
 
     fn refuse(&self, id: u64, message: &str) {
-        let error = pb::StreamError { stream_id: id, message: message.to_owned() };
+        let error = pb::StreamError {
+            stream_id: id,
+            message: message.to_owned(),
+        };
         let _ = self.out.try_send(frame(Up::StreamError(error)));
     }
 }
@@ -213,7 +235,10 @@ async fn answer(
     }
     if let Err(e) = flow::pump(body, id, credit, out.clone(), body_frame).await {
         tracing::warn!(stream = id, error = %e, "response body failed midway");
-        let error = pb::StreamError { stream_id: id, message: "response body failed".into() };
+        let error = pb::StreamError {
+            stream_id: id,
+            message: "response body failed".into(),
+        };
         let _ = out.send(frame(Up::StreamError(error))).await;
     }
 }

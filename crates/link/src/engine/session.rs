@@ -29,7 +29,10 @@ pub(super) struct Ended {
 
 impl From<LinkError> for Ended {
     fn from(error: LinkError) -> Self {
-        Self { connected_for: None, error }
+        Self {
+            connected_for: None,
+            error,
+        }
     }
 }
 
@@ -57,7 +60,10 @@ pub(super) async fn run(
             let link = Link::new(router.clone(), out, cfg.max_concurrency);
             let error = link.serve(inbound, events, ping).await;
             state.send_replace(LinkState::Disconnected);
-            Ended { connected_for: Some(since.elapsed()), error }
+            Ended {
+                connected_for: Some(since.elapsed()),
+                error,
+            }
         }
         Err(e) => e.into(),
     }
@@ -65,8 +71,14 @@ pub(super) async fn run(
 
 async fn connect(
     cfg: &LinkClientConfig,
-) -> Result<(mpsc::Sender<pb::EngineFrame>, tonic::Streaming<pb::GatewayFrame>, pb::Welcome), LinkError>
-{
+) -> Result<
+    (
+        mpsc::Sender<pb::EngineFrame>,
+        tonic::Streaming<pb::GatewayFrame>,
+        pb::Welcome,
+    ),
+    LinkError,
+> {
     let channel = dial(cfg).await?;
     let (out, rx) = mpsc::channel(OUTBOUND_FRAMES);
     let hello = pb::Hello {
@@ -93,7 +105,9 @@ async fn connect(
         .map_err(|_| LinkError::Timeout)??;
     match first.and_then(|f| f.frame) {
         Some(Down::Welcome(welcome)) => Ok((out, inbound, welcome)),
-        _ => Err(LinkError::Protocol("the gateway's first frame was not Welcome".into())),
+        _ => Err(LinkError::Protocol(
+            "the gateway's first frame was not Welcome".into(),
+        )),
     }
 }
 

@@ -56,7 +56,10 @@ pub(crate) struct FailureLimiter {
 
 impl FailureLimiter {
     pub(crate) fn new(per_minute: u32) -> Self {
-        Self { per_minute: per_minute.max(1), buckets: Mutex::new(HashMap::new()) }
+        Self {
+            per_minute: per_minute.max(1),
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     fn keys(&self, peer: Option<IpAddr>, engine: &str) -> [(String, u32); 2] {
@@ -94,7 +97,11 @@ impl FailureLimiter {
         }
         for (key, cap) in self.keys(peer, engine) {
             let cap = f64::from(cap);
-            let b = buckets.entry(key).or_insert(Bucket { tokens: cap, capacity: cap, at: now });
+            let b = buckets.entry(key).or_insert(Bucket {
+                tokens: cap,
+                capacity: cap,
+                at: now,
+            });
             b.refill(now);
             b.tokens = (b.tokens - 1.0).max(0.0);
         }
@@ -113,7 +120,10 @@ mod tests {
         limiter.failed(ip, "e1");
         limiter.failed(ip, "e1");
         assert!(!limiter.allows(ip, "e1"));
-        assert!(limiter.allows(ip, "e2"), "another engine behind the same address");
+        assert!(
+            limiter.allows(ip, "e2"),
+            "another engine behind the same address"
+        );
         assert!(limiter.allows(Some(IpAddr::from([10, 0, 0, 2])), "e1"));
     }
 

@@ -38,7 +38,9 @@ impl EngineLink for Hub {
         let (engine, token) = credentials(&req)?;
         if !inner.limiter.allows(peer, engine.as_str()) {
             tracing::warn!(%engine, peer = ?peer, "engine connect refused: too many failures");
-            return Err(Status::resource_exhausted("too many failed attempts; retry later"));
+            return Err(Status::resource_exhausted(
+                "too many failed attempts; retry later",
+            ));
         }
         let identity = match inner.auth.verify(&engine, &token).await {
             Ok(identity) => identity,
@@ -58,7 +60,12 @@ impl EngineLink for Hub {
         if hello.engine_id != identity.engine.as_str() {
             return Err(Status::invalid_argument("Hello names another engine"));
         }
-        Ok(Response::new(start(self.inner.clone(), identity.engine, hello, inbound)))
+        Ok(Response::new(start(
+            self.inner.clone(),
+            identity.engine,
+            hello,
+            inbound,
+        )))
     }
 }
 
@@ -70,7 +77,9 @@ fn start(
     inbound: Streaming<pb::EngineFrame>,
 ) -> FrameStream {
     let config = &inner.config;
-    let concurrency = hello.max_concurrency.clamp(1, config.max_concurrency.max(1));
+    let concurrency = hello
+        .max_concurrency
+        .clamp(1, config.max_concurrency.max(1));
     let (out, rx) = mpsc::channel(OUTBOUND_FRAMES);
     let welcome = pb::Welcome {
         gateway_id: config.gateway_id.clone(),
@@ -92,7 +101,12 @@ fn start(
     );
     inner.register(session.clone());
     let ping = config.ping_interval;
-    tokio::spawn(session::drive(inner.clone(), session.clone(), inbound, ping));
+    tokio::spawn(session::drive(
+        inner.clone(),
+        session.clone(),
+        inbound,
+        ping,
+    ));
     let closed = session.closed.clone();
     Box::pin(
         ReceiverStream::new(rx)

@@ -24,7 +24,11 @@ struct StreamGuard {
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
-        self.session.end(self.id, LinkError::Disconnected, Some("the gateway gave up"));
+        self.session.end(
+            self.id,
+            LinkError::Disconnected,
+            Some("the gateway gave up"),
+        );
     }
 }
 
@@ -62,12 +66,21 @@ impl Hub {
         let id = session.next_id();
         let (parts, body) = req.into_parts();
         let empty = wire::body_is_empty(&body);
-        let guard = StreamGuard { session: session.clone(), id, _permit: permit };
+        let guard = StreamGuard {
+            session: session.clone(),
+            id,
+            _permit: permit,
+        };
         let (inbox, response_body) = flow::inbox(id, session.out.clone(), window_frame, guard);
         let (head_tx, head_rx) = oneshot::channel();
         let credit = Credit::new();
         let stop = CancellationToken::new();
-        let slot = Slot { head: Some(head_tx), body: inbox, credit: credit.clone(), stop: stop.clone() };
+        let slot = Slot {
+            head: Some(head_tx),
+            body: inbox,
+            credit: credit.clone(),
+            stop: stop.clone(),
+        };
         if !session.open(id, slot) {
             return Err(LinkError::Disconnected);
         }
@@ -87,7 +100,11 @@ impl Hub {
         };
         // With an empty body the session already forgot the stream; dropping the unused body
         // (and its guard) just frees the permit.
-        let body = if head.empty_body { Body::empty() } else { response_body };
+        let body = if head.empty_body {
+            Body::empty()
+        } else {
+            response_body
+        };
         wire::response_from_head(head, body)
     }
 }

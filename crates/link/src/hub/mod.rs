@@ -16,8 +16,8 @@ use flowork_proto::v1::ExecutionEvent;
 use flowork_proto::v1::engine_link_server::EngineLinkServer;
 use tokio::sync::broadcast;
 
-pub use auth::{EngineAuth, EngineIdentity};
 use auth::FailureLimiter;
+pub use auth::{EngineAuth, EngineIdentity};
 use session::Session;
 
 use crate::EngineId;
@@ -141,7 +141,10 @@ impl Hub {
 
     /// `engine`'s execution events from now on (across reconnects).
     pub fn events(&self, engine: &EngineId) -> EngineEvents {
-        EngineEvents { engine: engine.clone(), rx: self.inner.events.subscribe() }
+        EngineEvents {
+            engine: engine.clone(),
+            rx: self.inner.events.subscribe(),
+        }
     }
 
     /// Ends every link and refuses new ones (gateway shutdown; engines will redial elsewhere).
@@ -159,7 +162,10 @@ impl Inner {
     }
 
     fn session(&self, engine: &EngineId) -> Option<Arc<Session>> {
-        self.sessions().get(engine).filter(|s| !s.closed.is_cancelled()).cloned()
+        self.sessions()
+            .get(engine)
+            .filter(|s| !s.closed.is_cancelled())
+            .cloned()
     }
 
     fn next_serial(&self) -> u64 {
@@ -168,21 +174,30 @@ impl Inner {
 
     /// Makes `session` the engine's link, closing the one it replaces.
     fn register(&self, session: Arc<Session>) {
-        let old = self.sessions().insert(session.engine.clone(), session.clone());
+        let old = self
+            .sessions()
+            .insert(session.engine.clone(), session.clone());
         if let Some(old) = old {
             tracing::info!(engine = %session.engine, "a new link replaces the engine's old one");
             old.closed.cancel();
         }
-        let _ = self.presence.send(Presence::Connected(session.engine.clone()));
+        let _ = self
+            .presence
+            .send(Presence::Connected(session.engine.clone()));
     }
 
     /// Removes `session` unless a newer link already replaced it.
     fn unregister(&self, session: &Session) {
         let mut sessions = self.sessions();
-        if sessions.get(&session.engine).is_some_and(|s| s.serial == session.serial) {
+        if sessions
+            .get(&session.engine)
+            .is_some_and(|s| s.serial == session.serial)
+        {
             sessions.remove(&session.engine);
             drop(sessions);
-            let _ = self.presence.send(Presence::Disconnected(session.engine.clone()));
+            let _ = self
+                .presence
+                .send(Presence::Disconnected(session.engine.clone()));
         }
     }
 }

@@ -9,9 +9,9 @@ use flowork_kit::CancellationToken;
 use flowork_proto::v1 as pb;
 use pb::engine_frame::Frame as In;
 use pb::gateway_frame::Frame as Out;
+use std::sync::Arc;
 use tokio::sync::{Semaphore, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
-use std::sync::Arc;
 use tonic::Streaming;
 
 use super::Inner;
@@ -86,7 +86,9 @@ impl Session {
     /// Forgets stream `id`, failing whoever still waits on it; tells the engine to stop if
     /// `cancel` names why. Does nothing for a stream already over.
     pub(crate) fn end(&self, id: u64, error: LinkError, cancel: Option<&str>) {
-        let Some(slot) = self.streams().remove(&id) else { return };
+        let Some(slot) = self.streams().remove(&id) else {
+            return;
+        };
         slot.stop.cancel();
         match slot.head {
             Some(head) => {
@@ -95,7 +97,10 @@ impl Session {
             None => slot.body.fail(error),
         }
         if let Some(reason) = cancel {
-            let f = frame(Out::Cancel(pb::Cancel { stream_id: id, reason: reason.to_owned() }));
+            let f = frame(Out::Cancel(pb::Cancel {
+                stream_id: id,
+                reason: reason.to_owned(),
+            }));
             // Never wait here (this runs in Drop); a full queue gets a task of its own.
             if let Err(tokio::sync::mpsc::error::TrySendError::Full(f)) = self.out.try_send(f) {
                 let out = self.out.clone();
@@ -125,7 +130,9 @@ impl Session {
             In::ResponseHead(head) => {
                 let id = head.stream_id;
                 let mut streams = self.streams();
-                let Some(slot) = streams.get_mut(&id) else { return };
+                let Some(slot) = streams.get_mut(&id) else {
+                    return;
+                };
                 let Some(tx) = slot.head.take() else { return };
                 let empty = head.empty_body;
                 if tx.send(Ok(head)).is_err() || empty {
@@ -145,7 +152,10 @@ impl Session {
             In::Ping(p) => self.send_now(Out::Pong(pb::Pong { nonce: p.nonce })),
             In::Pong(_) => {}
             In::Event(event) => {
-                let _ = inner.events.send(EngineEvent { engine: self.engine.clone(), event });
+                let _ = inner.events.send(EngineEvent {
+                    engine: self.engine.clone(),
+                    event,
+                });
             }
             In::Hello(_) => tracing::debug!(engine = %self.engine, "repeated Hello ignored"),
         }

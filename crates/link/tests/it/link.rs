@@ -15,7 +15,10 @@ use crate::auth::raw_connect;
 use crate::support::*;
 
 async fn next_presence(rx: &mut tokio::sync::broadcast::Receiver<Presence>) -> Presence {
-    tokio::time::timeout(Duration::from_secs(3), rx.recv()).await.expect("no presence").unwrap()
+    tokio::time::timeout(Duration::from_secs(3), rx.recv())
+        .await
+        .expect("no presence")
+        .unwrap()
 }
 
 #[tokio::test]
@@ -28,11 +31,17 @@ async fn the_engine_relinks_after_a_gateway_restart() {
     let gw = Gateway::start_on(addr, hub_config()).await;
     let mut presence = gw.hub.presence();
     engine.wait_state(LinkState::Connected).await;
-    assert_eq!(next_presence(&mut presence).await, Presence::Connected(ENGINE.into()));
+    assert_eq!(
+        next_presence(&mut presence).await,
+        Presence::Connected(ENGINE.into())
+    );
     let res = gw.get("/hello").await.unwrap();
     assert_eq!(text(res).await, "hello ");
     engine.stop().await;
-    assert_eq!(next_presence(&mut presence).await, Presence::Disconnected(ENGINE.into()));
+    assert_eq!(
+        next_presence(&mut presence).await,
+        Presence::Disconnected(ENGINE.into())
+    );
     gw.stop().await;
 }
 
@@ -41,9 +50,15 @@ async fn a_newer_link_replaces_the_older_one() {
     let gw = Gateway::start(hub_config()).await;
     let mut presence = gw.hub.presence();
     let mut first = raw_connect(&gw.url(), ENGINE, TOKEN).await.unwrap();
-    assert_eq!(next_presence(&mut presence).await, Presence::Connected(ENGINE.into()));
+    assert_eq!(
+        next_presence(&mut presence).await,
+        Presence::Connected(ENGINE.into())
+    );
     let second = raw_connect(&gw.url(), ENGINE, TOKEN).await.unwrap();
-    assert_eq!(next_presence(&mut presence).await, Presence::Connected(ENGINE.into()));
+    assert_eq!(
+        next_presence(&mut presence).await,
+        Presence::Connected(ENGINE.into())
+    );
 
     // The old stream ends (after its Welcome); the engine stays online through the new one.
     let ended = tokio::time::timeout(Duration::from_secs(2), async {
@@ -51,10 +66,16 @@ async fn a_newer_link_replaces_the_older_one() {
     });
     ended.await.expect("the replaced link was not closed");
     assert!(gw.hub.is_online(&ENGINE.into()));
-    assert!(presence.try_recv().is_err(), "no Disconnected for a replaced link");
+    assert!(
+        presence.try_recv().is_err(),
+        "no Disconnected for a replaced link"
+    );
 
     drop(second);
-    assert_eq!(next_presence(&mut presence).await, Presence::Disconnected(ENGINE.into()));
+    assert_eq!(
+        next_presence(&mut presence).await,
+        Presence::Disconnected(ENGINE.into())
+    );
     assert!(!gw.hub.is_online(&ENGINE.into()));
     gw.stop().await;
 }
@@ -65,11 +86,21 @@ async fn the_hub_drops_a_silent_engine() {
     let mut presence = gw.hub.presence();
     // Says Hello, then never another word (not even Pong).
     let _silent = raw_connect(&gw.url(), ENGINE, TOKEN).await.unwrap();
-    assert_eq!(next_presence(&mut presence).await, Presence::Connected(ENGINE.into()));
+    assert_eq!(
+        next_presence(&mut presence).await,
+        Presence::Connected(ENGINE.into())
+    );
     let started = tokio::time::Instant::now();
-    assert_eq!(next_presence(&mut presence).await, Presence::Disconnected(ENGINE.into()));
+    assert_eq!(
+        next_presence(&mut presence).await,
+        Presence::Disconnected(ENGINE.into())
+    );
     // Three 200 ms ping intervals, give or take a tick.
-    assert!(started.elapsed() >= Duration::from_millis(500), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
     gw.stop().await;
 }
 

@@ -41,7 +41,10 @@ impl Tokens {
 impl EngineAuth for Tokens {
     async fn verify(&self, engine: &EngineId, token: &str) -> Result<EngineIdentity, LinkError> {
         match self.0.get(engine.as_str()) {
-            Some(t) if t == token => Ok(EngineIdentity { engine: engine.clone(), owner: None }),
+            Some(t) if t == token => Ok(EngineIdentity {
+                engine: engine.clone(),
+                owner: None,
+            }),
             _ => Err(LinkError::Unauthenticated),
         }
     }
@@ -84,7 +87,12 @@ impl Gateway {
         let task = tokio::spawn(async move {
             server.await.unwrap();
         });
-        Self { hub, addr, stop, task }
+        Self {
+            hub,
+            addr,
+            stop,
+            task,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -95,7 +103,10 @@ impl Gateway {
     pub async fn stop(self) {
         self.hub.close();
         self.stop.cancel();
-        tokio::time::timeout(Duration::from_secs(3), self.task).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(3), self.task)
+            .await
+            .unwrap()
+            .unwrap();
     }
 
     pub async fn wait_online(&self, engine: &str) {
@@ -120,7 +131,9 @@ pub fn in_secs(s: u64) -> tokio::time::Instant {
 }
 
 pub async fn text(res: http::Response<Body>) -> String {
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
     String::from_utf8(bytes.to_vec()).unwrap()
 }
 
@@ -187,8 +200,14 @@ async fn hello(RawQuery(q): RawQuery, headers: HeaderMap) -> (HeaderMap, String)
 async fn create_item(headers: HeaderMap, body: String) -> (StatusCode, HeaderMap, String) {
     let mut out = HeaderMap::new();
     out.insert("content-type", "text/plain".parse().unwrap());
-    let kind = headers.get("content-type").map(|v| v.to_str().unwrap().to_owned());
-    (StatusCode::CREATED, out, format!("{} {}", kind.unwrap_or_default(), body.to_uppercase()))
+    let kind = headers
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (
+        StatusCode::CREATED,
+        out,
+        format!("{} {}", kind.unwrap_or_default(), body.to_uppercase()),
+    )
 }
 
 async fn slow(Path(ms): Path<u64>) -> String {
@@ -244,12 +263,20 @@ impl Engine {
         let events = client.events();
         let stop = CancellationToken::new();
         let task = tokio::spawn(client.run(stop.clone()));
-        Self { state, events, stop, task }
+        Self {
+            state,
+            events,
+            stop,
+            task,
+        }
     }
 
     pub async fn stop(self) {
         self.stop.cancel();
-        tokio::time::timeout(Duration::from_secs(2), self.task).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(2), self.task)
+            .await
+            .unwrap()
+            .unwrap();
     }
 
     pub async fn wait_state(&mut self, want: LinkState) {

@@ -17,7 +17,11 @@ async fn get_and_post_round_trip_with_headers_and_status() {
         .header("x-request-id", "req-42")
         .body(Body::empty())
         .unwrap();
-    let res = gw.hub.forward(&ENGINE.into(), req, in_secs(3)).await.unwrap();
+    let res = gw
+        .hub
+        .forward(&ENGINE.into(), req, in_secs(3))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["x-echo-request-id"], "req-42");
     assert_eq!(res.headers()["x-engine"], ENGINE);
@@ -27,7 +31,11 @@ async fn get_and_post_round_trip_with_headers_and_status() {
         .header("content-type", "text/plain")
         .body(Body::from("a new item"))
         .unwrap();
-    let res = gw.hub.forward(&ENGINE.into(), req, in_secs(3)).await.unwrap();
+    let res = gw
+        .hub
+        .forward(&ENGINE.into(), req, in_secs(3))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 201);
     assert_eq!(res.headers()["content-type"], "text/plain");
     assert_eq!(text(res).await, "text/plain A NEW ITEM");
@@ -58,10 +66,18 @@ async fn two_hundred_requests_share_the_link_at_once() {
     });
     let answers = futures::future::join_all(calls).await;
     for (i, body) in answers {
-        assert_eq!(body, format!("slept {}", 100 + i % 5), "answer {i} crossed with another");
+        assert_eq!(
+            body,
+            format!("slept {}", 100 + i % 5),
+            "answer {i} crossed with another"
+        );
     }
     // 200 sequential calls would take 20 s; multiplexed they overlap.
-    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
     engine.stop().await;
     gw.stop().await;
 }
@@ -71,7 +87,11 @@ async fn an_unknown_engine_is_offline_at_once() {
     let gw = Gateway::start(hub_config()).await;
     let started = Instant::now();
     let req = http::Request::get("/hello").body(Body::empty()).unwrap();
-    let err = gw.hub.forward(&EngineId::new("eng_nobody"), req, in_secs(3)).await.unwrap_err();
+    let err = gw
+        .hub
+        .forward(&EngineId::new("eng_nobody"), req, in_secs(3))
+        .await
+        .unwrap_err();
     assert!(matches!(err, LinkError::Offline(_)), "{err:?}");
     assert!(started.elapsed() < Duration::from_millis(100));
     assert_eq!(err.to_problem().status, 503);
@@ -96,7 +116,10 @@ async fn a_saturated_engine_refuses_at_once_and_recovers() {
     let started = Instant::now();
     let err = gw.get("/hello").await.unwrap_err();
     assert!(matches!(err, LinkError::Saturated(_)), "{err:?}");
-    assert!(started.elapsed() < Duration::from_millis(100), "queued instead of refused");
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "queued instead of refused"
+    );
 
     probe.release.notify_waiters();
     for b in blocked {
@@ -114,7 +137,11 @@ async fn a_deadline_times_out_and_cancels_the_handler() {
     let started = Instant::now();
     let req = http::Request::get("/hang").body(Body::empty()).unwrap();
     let deadline = Instant::now() + Duration::from_millis(300);
-    let err = gw.hub.forward(&ENGINE.into(), req, deadline).await.unwrap_err();
+    let err = gw
+        .hub
+        .forward(&ENGINE.into(), req, deadline)
+        .await
+        .unwrap_err();
     assert!(matches!(err, LinkError::Timeout), "{err:?}");
     assert!(started.elapsed() < Duration::from_millis(600));
     assert_eq!(err.to_problem().status, 504);
