@@ -174,6 +174,10 @@ impl Inner {
 
     /// Makes `session` the engine's link, closing the one it replaces.
     fn register(&self, session: Arc<Session>) {
+        if self.closed.is_cancelled() {
+            // `close` ran while this engine was saying Hello.
+            session.closed.cancel();
+        }
         let old = self
             .sessions()
             .insert(session.engine.clone(), session.clone());

@@ -127,21 +127,7 @@ impl Session {
 
     fn dispatch(&self, inner: &Inner, f: In) {
         match f {
-            In::ResponseHead(head) => {
-                let id = head.stream_id;
-                let mut streams = self.streams();
-                let Some(slot) = streams.get_mut(&id) else {
-                    return;
-                };
-                let Some(tx) = slot.head.take() else { return };
-                let empty = head.empty_body;
-                if tx.send(Ok(head)).is_err() || empty {
-                    // The caller gave up (its guard sends the Cancel) or nothing follows.
-                    if let Some(slot) = streams.remove(&id) {
-                        slot.stop.cancel();
-                    }
-                }
-            }
+            In::ResponseHead(head) => self.on_head(head),
             In::Body(chunk) => self.on_chunk(chunk),
             In::StreamError(e) => self.end(e.stream_id, LinkError::Engine(e.message), None),
             In::Window(w) => {
@@ -158,6 +144,29 @@ impl Session {
                 });
             }
             In::Hello(_) => tracing::debug!(engine = %self.engine, "repeated Hello ignored"),
+        }
+    }
+
+    fn on_head(&self, head: pb::HttpResponseHead) {
+        let id = head.stream_id;
+        let empty = head.empty_body;
+        let delivered = {
+            let mut streams = self.streams();
+            let Some(tx) = streams.get_mut(&id).and_then(|slot| slot.head.take()) else {
+                return;
+            };
+            let delivered = tx.send(Ok(head)).is_ok();
+            if delivered && empty {
+                // Nothing follows: the stream is over.
+                if let Some(slot) = streams.remove(&id) {
+                    slot.stop.cancel();
+                }
+            }
+            delivered
+        };
+        if !delivered {
+            // The caller gave up as the head arrived; make sure the engine hears it.
+            self.end(id, LinkError::Disconnected, Some("the gateway gave up"));
         }
     }
 

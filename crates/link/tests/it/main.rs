@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod flow;
 mod link;
 mod support;
 mod tunnel;

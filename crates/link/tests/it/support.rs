@@ -149,6 +149,8 @@ pub struct Probe {
     pub dropped_notify: Arc<Notify>,
     /// Body chunks the /echo handler received.
     pub chunks: Arc<AtomicUsize>,
+    /// Bytes the /big handler's body has produced so far.
+    pub produced: Arc<AtomicUsize>,
 }
 
 impl Probe {
@@ -159,6 +161,7 @@ impl Probe {
             dropped: Arc::default(),
             dropped_notify: Arc::default(),
             chunks: Arc::default(),
+            produced: Arc::default(),
         }
     }
 }
@@ -185,6 +188,8 @@ pub fn engine_router(probe: Probe) -> Router {
         .route("/block", get(block))
         .route("/hang", get(hang))
         .route("/echo", post(echo))
+        .route("/big/{mib}", get(big))
+        .route("/hold", post(hold))
         .with_state(probe)
 }
 
@@ -237,6 +242,21 @@ async fn echo(State(p): State<Probe>, body: Body) -> Body {
         p.chunks.fetch_add(1, Ordering::Relaxed);
     });
     Body::from_stream(counted)
+}
+
+/// Streams `mib` MiB, produced only as fast as the link takes it.
+async fn big(State(p): State<Probe>, Path(mib): Path<usize>) -> Body {
+    let pieces = futures::stream::iter(0..mib * 16).map(move |_| {
+        p.produced.fetch_add(64 * 1024, Ordering::SeqCst);
+        Ok::<_, std::io::Error>(bytes::Bytes::from(vec![7u8; 64 * 1024]))
+    });
+    Body::from_stream(pieces)
+}
+
+/// Holds its request body without reading it, until cancelled.
+async fn hold(State(p): State<Probe>, body: Body) -> &'static str {
+    let _body = body;
+    hang(State(p)).await
 }
 
 pub struct Engine {
