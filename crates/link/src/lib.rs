@@ -9,6 +9,24 @@
 //! Requests are multiplexed by `stream_id`; bodies travel as chunks of at most [`CHUNK_SIZE`]
 //! under a per-stream window of [`WINDOW`] bytes, so memory stays bounded whatever the body size
 //! and a slow reader stalls only its own stream.
+//!
+//! Wiring, gateway side:
+//! ```text
+//! let hub = Hub::new(HubConfig::default(), DbAuth { .. });  // DbAuth: impl EngineAuth
+//! grpc = grpc.add_service(hub.service());                    // same port as the REST API
+//! // The URI must already be the engine's own path; LinkError is IntoResponse (problem JSON).
+//! let res = hub.forward(&engine_id, req, Instant::now() + timeout).await;
+//! ```
+//! Engine side:
+//! ```text
+//! let client = LinkClient::new(LinkClientConfig::new(gateway_url, engine_id, token), router);
+//! let events = client.events();        // EventSender for ExecutionEvents
+//! let state = client.state();          // watch::Receiver<LinkState>, for health
+//! tokio::spawn(client.run(shutdown));  // redials until shutdown
+//! ```
+//! The gateway's HTTP/2 server should raise its receive windows (or enable the adaptive window):
+//! responses flow engine → gateway, and the 64 KiB default caps them at one window per round
+//! trip on a long link.
 
 mod backoff;
 mod engine;

@@ -126,7 +126,9 @@ impl Hub {
 
     /// Every engine with a live link.
     pub fn online(&self) -> Vec<EngineId> {
-        self.inner.sessions().keys().cloned().collect()
+        let sessions = self.inner.sessions();
+        let live = sessions.values().filter(|s| !s.closed.is_cancelled());
+        live.map(|s| s.engine.clone()).collect()
     }
 
     /// Connects and disconnects from now on.

@@ -1,15 +1,14 @@
 //! One engine's live link at the hub: its in-flight streams and the loop reading its frames.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use flowork_kit::CancellationToken;
 use flowork_proto::v1 as pb;
 use pb::engine_frame::Frame as In;
 use pb::gateway_frame::Frame as Out;
-use std::sync::Arc;
 use tokio::sync::{Semaphore, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 use tonic::Streaming;
