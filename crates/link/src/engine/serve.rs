@@ -209,12 +209,15 @@ impl Link {
         }
     }
 
+    /// Tells the gateway we cannot serve `id`, so it fails fast instead of at its deadline.
     fn refuse(&self, id: u64, message: &str) {
         let error = pb::StreamError {
             stream_id: id,
             message: message.to_owned(),
         };
-        let _ = self.out.try_send(frame(Up::StreamError(error)));
+        let out = self.out.clone();
+        // Off the reader loop: a full queue must not stall it, nor lose the answer.
+        tokio::spawn(async move { out.send(frame(Up::StreamError(error))).await });
     }
 }
 

@@ -190,6 +190,7 @@ pub fn engine_router(probe: Probe) -> Router {
         .route("/echo", post(echo))
         .route("/big/{mib}", get(big))
         .route("/hold", post(hold))
+        .route("/panic", get(panics))
         .with_state(probe)
 }
 
@@ -257,6 +258,10 @@ async fn big(State(p): State<Probe>, Path(mib): Path<usize>) -> Body {
 async fn hold(State(p): State<Probe>, body: Body) -> &'static str {
     let _body = body;
     hang(State(p)).await
+}
+
+async fn panics() -> &'static str {
+    panic!("handler bug (expected by a test)")
 }
 
 pub struct Engine {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use flowork_link::{EngineId, LinkError};
+use futures::StreamExt;
 use tokio::time::Instant;
 
 use crate::support::*;
@@ -224,6 +225,52 @@ async fn execution_events_reach_subscribers() {
         .expect("no event")
         .unwrap();
     assert_eq!(got, sent);
+    engine.stop().await;
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_handler_that_panics_fails_fast_and_the_link_survives() {
+    let (gw, engine, _) = linked(8).await;
+    let started = Instant::now();
+    let err = gw.get("/panic").await.unwrap_err();
+    assert!(matches!(err, LinkError::Engine(_)), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "waited for the deadline"
+    );
+    assert_eq!(err.to_problem().status, 502);
+    let res = gw.get("/hello").await.unwrap();
+    assert_eq!(res.status(), 200);
+    engine.stop().await;
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn an_upload_that_breaks_off_fails_and_cancels_the_handler() {
+    let (gw, engine, probe) = linked(8).await;
+    let parts = futures::stream::iter(0..3).then(|i| async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if i < 2 {
+            Ok(bytes::Bytes::from_static(b"part"))
+        } else {
+            Err(std::io::Error::other("client went away"))
+        }
+    });
+    let dropped = probe.dropped_notify.notified();
+    let req = http::Request::post("/hold")
+        .body(Body::from_stream(parts))
+        .unwrap();
+    let err = gw
+        .hub
+        .forward(&ENGINE.into(), req, in_secs(4))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LinkError::Body(_)), "{err:?}");
+    assert_eq!(err.to_problem().status, 400);
+    tokio::time::timeout(Duration::from_secs(2), dropped)
+        .await
+        .expect("the handler kept running");
     engine.stop().await;
     gw.stop().await;
 }
