@@ -13,6 +13,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::{Instant, MissedTickBehavior};
 use tower::ServiceExt;
+use tracing::Instrument;
 
 use super::session::frame;
 use crate::flow::{self, Credit, Inbox};
@@ -129,6 +130,9 @@ impl Link {
         if self.streams.contains_key(&id) {
             return self.refuse(id, "stream id already in use");
         }
+        // The path without its query: webhook URLs may carry secrets there.
+        let path = head.path_and_query.split('?').next().unwrap_or_default();
+        let span = tracing::debug_span!("tunneled", stream = id, method = %head.method, path);
         let (inbox, body) = if head.empty_body {
             (None, Body::empty())
         } else {
@@ -148,13 +152,16 @@ impl Link {
             credit.clone(),
         );
         let permits = self.permits.clone();
-        let task = self.tasks.spawn(async move {
-            // The gateway keeps within our limit; this only waits out requests it cancelled
-            // that have not stopped yet.
-            let _permit = permits.acquire_owned().await;
-            call.await;
-            id
-        });
+        let task = self.tasks.spawn(
+            async move {
+                // The gateway keeps within our limit; this only waits out requests it cancelled
+                // that have not stopped yet.
+                let _permit = permits.acquire_owned().await;
+                call.await;
+                id
+            }
+            .instrument(span),
+        );
         self.streams.insert(
             id,
             Served {

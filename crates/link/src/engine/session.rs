@@ -18,7 +18,7 @@ use super::{LinkClientConfig, LinkState};
 use crate::{ENGINE_ID_HEADER, LinkError};
 
 /// Frames queued towards the gateway; bounds what a stalled connection holds.
-const OUTBOUND_FRAMES: usize = 64;
+const OUTBOUND_FRAMES: usize = 32;
 
 /// How a connection ended.
 pub(super) struct Ended {

@@ -18,7 +18,7 @@ use super::{Hub, Inner};
 use crate::{ENGINE_ID_HEADER, EngineId, LinkError};
 
 /// Frames queued towards one engine; bounds what a stalled connection holds.
-const OUTBOUND_FRAMES: usize = 64;
+const OUTBOUND_FRAMES: usize = 32;
 
 type FrameStream = Pin<Box<dyn Stream<Item = Result<pb::GatewayFrame, Status>> + Send>>;
 

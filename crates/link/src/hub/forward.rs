@@ -48,6 +48,7 @@ impl Hub {
     /// Fails fast: `Offline` with no link, `Saturated` when the engine already serves its limit,
     /// `Timeout` when no head came by `deadline`, `Disconnected` if the link drops first. A
     /// timeout, or dropping the future or the response body early, cancels the engine's work.
+    #[tracing::instrument(level = "debug", skip_all, fields(%engine, method = %req.method(), path = req.uri().path()))]
     pub async fn forward(
         &self,
         engine: &EngineId,
