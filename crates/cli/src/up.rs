@@ -118,9 +118,10 @@ pub async fn launch(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<Sta
             .map_err(|e| launch_err(2)(e.into()))?;
         internal.push((name, listener));
     }
-    let store = flowork_storage::connect(&cfg.database_url(), cfg.database.max_connections)
-        .await
-        .map_err(|e| launch_err(2)(e.into()))?;
+    let (store, accounts) =
+        flowork_storage::connect_with_accounts(&cfg.database_url(), cfg.database.max_connections)
+            .await
+            .map_err(|e| launch_err(2)(e.into()))?;
     let admin = flowork_gateway::bootstrap_admin(store.as_ref())
         .await
         .map_err(|e| launch_err(1)(e.into()))?;
@@ -144,7 +145,10 @@ pub async fn launch(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<Sta
     for (name, listener) in internal {
         spawn_service(&mut tasks, &mut probes, name, listener, &shared);
     }
-    let gw = Gateway::new(&cfg, store.clone(), probes);
+    // A gateway.key with a lax mode or an unusable FLOWORK_GATEWAY_SECRET is a setup error.
+    let gw = Gateway::new(&cfg, store.clone(), accounts, probes)
+        .await
+        .map_err(|e| launch_err(2)(e.into()))?;
     let token = shutdown.clone();
     tasks.spawn(async move {
         (
@@ -250,7 +254,7 @@ fn banner(cfg: &Config, stack: &Stack, took: Duration) {
         took.as_millis()
     );
     println!(
-        "  URL:      http://{}  (health: /healthz)",
+        "  URL:      http://{}  (health: /healthz, API docs: /api/openapi.json)",
         stack.gateway_addr
     );
     if let Some((_, engine)) = stack

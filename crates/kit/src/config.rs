@@ -16,7 +16,7 @@ use crate::service::ServiceName;
 
 /// Environment variables with the `FLOWORK_` prefix that are not config keys.
 /// (Secrets stay out of the config, so `--dump-config` can never print them.)
-const NOT_CONFIG_ENV: [&str; 3] = ["admin_password", "config", "master_key"];
+const NOT_CONFIG_ENV: [&str; 4] = ["admin_password", "config", "master_key", "gateway_secret"];
 
 /// The whole configuration of every service (each reads its own section).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -74,6 +74,13 @@ pub struct GatewayConfig {
     pub listen: SocketAddr,
     /// Serve `/metrics` without auth.
     pub public_metrics: bool,
+    /// Lifetime of an access token (a JWT), in seconds. Short: a logout cannot recall one.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of a refresh token, in seconds; each refresh issues a new one for this long.
+    pub refresh_token_ttl_secs: u64,
+    /// Origins allowed to call the API from a browser (`https://app.example`, or `*`). Empty:
+    /// no CORS headers, so browsers allow same-origin calls only.
+    pub cors_origins: Vec<String>,
 }
 
 /// `[scheduler]`: the engine's workers.
@@ -160,6 +167,9 @@ impl Default for GatewayConfig {
         Self {
             listen: addr,
             public_metrics: true,
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 30 * 86_400,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -222,6 +232,26 @@ impl Config {
                     )));
                 }
             }
+        }
+        if !(60..=86_400).contains(&self.gateway.access_token_ttl_secs) {
+            return Err(KitError::Config(
+                "gateway.access_token_ttl_secs must be between 60 and 86400".into(),
+            ));
+        }
+        if self.gateway.refresh_token_ttl_secs < self.gateway.access_token_ttl_secs {
+            return Err(KitError::Config(
+                "gateway.refresh_token_ttl_secs must be at least gateway.access_token_ttl_secs"
+                    .into(),
+            ));
+        }
+        if let Some(bad) =
+            self.gateway.cors_origins.iter().find(|o| {
+                o.as_str() != "*" && !(o.starts_with("http://") || o.starts_with("https://"))
+            })
+        {
+            return Err(KitError::Config(format!(
+                "gateway.cors_origins: {bad:?} is not an origin (https://host[:port] or *)"
+            )));
         }
         if self.database.max_connections == 0 {
             return Err(KitError::Config(

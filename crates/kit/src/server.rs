@@ -123,8 +123,12 @@ pub async fn serve(
         Err(_) => tracing::info!(service = %name, "listening"),
     }
     let signal = shutdown.clone();
-    let server = axum::serve(listener, router.into_make_service())
-        .with_graceful_shutdown(async move { signal.cancelled().await });
+    // Peer addresses reach handlers as `ConnectInfo` (the gateway rate-limits logins by them).
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { signal.cancelled().await });
     let served = tokio::select! {
         r = server => r,
         () = async { shutdown.cancelled().await; tokio::time::sleep(DRAIN).await } => {

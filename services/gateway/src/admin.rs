@@ -1,11 +1,11 @@
 //! The first-run admin account: created once, when there are no users at all.
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
 use flowork_model::{Role, UserId};
-use flowork_storage::{NewUser, StorageError, Store};
+use flowork_storage::{NewUser, StorageError, UserStore};
 use rand::Rng;
 use rand::distr::Alphanumeric;
+
+use crate::auth::password::hash_password;
 
 /// The env var that chooses the first admin's password.
 pub const ADMIN_PASSWORD_ENV: &str = "FLOWORK_ADMIN_PASSWORD";
@@ -24,7 +24,9 @@ pub enum AdminBootstrap {
 
 /// Creates the user `admin` if the store has no users. The password comes from
 /// `FLOWORK_ADMIN_PASSWORD`, else is generated; only its argon2id hash is stored.
-pub async fn bootstrap_admin(store: &dyn Store) -> Result<AdminBootstrap, StorageError> {
+pub async fn bootstrap_admin<S: UserStore + ?Sized>(
+    store: &S,
+) -> Result<AdminBootstrap, StorageError> {
     if store.count_users().await? > 0 {
         return Ok(AdminBootstrap::Existing);
     }
@@ -32,7 +34,9 @@ pub async fn bootstrap_admin(store: &dyn Store) -> Result<AdminBootstrap, Storag
         Ok(p) if !p.is_empty() => (p, false),
         _ => (generate_password(), true),
     };
-    let hash = hash_password(password.clone()).await?;
+    let hash = hash_password(password.clone())
+        .await
+        .map_err(|e| StorageError::Invalid(e.to_string()))?;
     let user = NewUser {
         id: UserId::new(),
         username: ADMIN.into(),
@@ -51,19 +55,6 @@ pub async fn bootstrap_admin(store: &dyn Store) -> Result<AdminBootstrap, Storag
     } else {
         AdminBootstrap::FromEnv
     })
-}
-
-/// Hashes with argon2id off the async runtime (it is deliberately slow).
-pub async fn hash_password(password: String) -> Result<String, StorageError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| StorageError::Invalid(format!("cannot hash password: {e}")))
-    })
-    .await
-    .map_err(|e| StorageError::Backend(format!("hashing task failed: {e}")))?
 }
 
 fn generate_password() -> String {

@@ -1,61 +1,118 @@
 //! The gateway: Flowork's public edge (DESIGN §3).
 //!
-//! Built so far: `/healthz` (every service's health), `/readyz`, `/metrics`, and the first-run
-//! admin account. The REST API, auth, webhooks and the EngineLink broker come with issue #4.
+//! Built so far: `/healthz`, `/readyz`, `/metrics`, the first-run admin account, and the
+//! gateway's own REST API (auth, users, API keys, engines; `api`). Public webhooks and the
+//! EngineLink broker come with the rest of issue #4.
 
 mod admin;
+pub mod api;
+mod api_keys;
+pub mod auth;
+mod engines;
+mod error;
 mod health;
+mod input;
+mod keyfile;
+mod users;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::routing::get;
 use flowork_kit::entry::BoxError;
 use flowork_kit::health::Probe;
-use flowork_kit::{CancellationToken, Config, KitError, Problem, ServiceName};
-use flowork_storage::Store;
+use flowork_kit::{CancellationToken, Config, KitError, ServiceName};
+use flowork_model::Timestamp;
+use flowork_storage::{AccountStore, Store};
 use tokio::net::TcpListener;
 
 pub use admin::{AdminBootstrap, bootstrap_admin, print_generated};
+pub use auth::{Caller, LoginLimits, Via};
+pub use engines::{EnginePresence, NoPresence};
+pub use error::GatewayError;
+pub use keyfile::{GATEWAY_SECRET_ENV, KEY_FILE};
+
+/// How often expired refresh tokens are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// What the gateway's handlers share.
 #[derive(Clone)]
 pub struct Gateway {
     store: Arc<dyn Store>,
+    accounts: Arc<dyn AccountStore>,
     /// Services to report in `/healthz` (all of them under `flowork up`).
     probes: Arc<Vec<Probe>>,
     public_metrics: bool,
+    cors_origins: Arc<Vec<String>>,
+    auth: Arc<auth::Auth>,
+    login_limits: Arc<auth::LoginLimiters>,
+    presence: Arc<dyn EnginePresence>,
 }
 
 impl Gateway {
-    /// A gateway over `store`, reporting the health of `probes`.
-    pub fn new(cfg: &Config, store: Arc<dyn Store>, probes: Vec<Probe>) -> Self {
-        Self {
+    /// A gateway over `store` and `accounts` (one backend), reporting the health of `probes`.
+    /// Reads the signing secret from `FLOWORK_GATEWAY_SECRET`, else `<data_dir>/gateway.key`
+    /// (created on first start).
+    pub async fn new(
+        cfg: &Config,
+        store: Arc<dyn Store>,
+        accounts: Arc<dyn AccountStore>,
+        probes: Vec<Probe>,
+    ) -> Result<Self, GatewayError> {
+        let secret = keyfile::load(&cfg.data_dir).await?;
+        let g = &cfg.gateway;
+        let auth = auth::Auth::new(
+            &secret,
+            Duration::from_secs(g.access_token_ttl_secs),
+            Duration::from_secs(g.refresh_token_ttl_secs),
+        );
+        Ok(Self {
             store,
+            accounts,
             probes: Arc::new(probes),
-            public_metrics: cfg.gateway.public_metrics,
-        }
+            public_metrics: g.public_metrics,
+            cors_origins: Arc::new(g.cors_origins.clone()),
+            auth: Arc::new(auth),
+            login_limits: Arc::new(auth::LoginLimiters::new(LoginLimits::default())),
+            presence: Arc::new(NoPresence),
+        })
+    }
+
+    /// Answers `online` in engine listings from `presence` (the EngineLink broker).
+    pub fn with_presence(mut self, presence: Arc<dyn EnginePresence>) -> Self {
+        self.presence = presence;
+        self
+    }
+
+    /// Replaces the login rate limits (tests use tight ones).
+    pub fn with_login_limits(mut self, limits: LoginLimits) -> Self {
+        self.login_limits = Arc::new(auth::LoginLimiters::new(limits));
+        self
+    }
+
+    /// The account store (users, API keys, engines).
+    pub fn accounts(&self) -> &Arc<dyn AccountStore> {
+        &self.accounts
     }
 
     /// The gateway's HTTP routes.
     pub fn router(self) -> Router {
-        let metrics = if self.public_metrics {
-            get(flowork_kit::telemetry::metrics_handler)
-        } else {
-            get(|| async {
-                Problem::new(
-                    axum::http::StatusCode::UNAUTHORIZED,
-                    "unauthenticated",
-                    "gateway.public_metrics is off and API auth is not built yet (issue #4)",
-                )
-            })
-        };
-        Router::new()
-            .route("/healthz", get(health::healthz))
-            .route("/readyz", get(health::readyz))
-            .route("/metrics", metrics)
-            .fallback(|| async { Problem::not_found("no such route") })
-            .with_state(self)
+        api::router(self)
+    }
+
+    /// Deletes expired refresh tokens every hour until `shutdown`.
+    async fn purge_loop(self, shutdown: CancellationToken) {
+        loop {
+            match self.accounts.purge_refresh_tokens(Timestamp::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(count = n, "purged expired refresh tokens"),
+                Err(e) => tracing::warn!(error = %e, "cannot purge expired refresh tokens"),
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(PURGE_EVERY) => {}
+            }
+        }
     }
 }
 
@@ -65,6 +122,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), KitError> {
+    tokio::spawn(gw.clone().purge_loop(shutdown.clone()));
     flowork_kit::server::serve(ServiceName::Gateway, listener, gw.router(), shutdown).await
 }
 
@@ -74,10 +132,11 @@ pub async fn start(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), BoxError> {
-    let store = flowork_storage::open(&cfg).await?;
-    if let AdminBootstrap::Generated(password) = bootstrap_admin(store.as_ref()).await? {
+    let (store, accounts) = flowork_storage::open_with_accounts(&cfg).await?;
+    if let AdminBootstrap::Generated(password) = bootstrap_admin(accounts.as_ref()).await? {
         print_generated(&password);
     }
-    run(Gateway::new(&cfg, store, Vec::new()), listener, shutdown).await?;
+    let gw = Gateway::new(&cfg, store, accounts, Vec::new()).await?;
+    run(gw, listener, shutdown).await?;
     Ok(())
 }

@@ -1,0 +1,86 @@
+//! Login brakes: token buckets per client address and per username, in memory.
+//!
+//! Per address stops one host spraying usernames; per username stops many hosts guessing one
+//! account's password. Each gateway replica counts on its own (a determined attacker spread over
+//! N replicas gets N times the budget, still far too little to guess a password).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Buckets kept before full ones are dropped, so spraying keys cannot grow memory.
+const MAX_BUCKETS: usize = 10_000;
+
+/// How many attempts a key may burst, and how fast they come back.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    /// Attempts allowed at once.
+    pub burst: u32,
+    /// One attempt comes back every this long.
+    pub refill: Duration,
+}
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Token buckets keyed by string.
+pub(crate) struct RateLimiter {
+    limit: Limit,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+impl RateLimiter {
+    pub(crate) fn new(limit: Limit) -> Self {
+        Self {
+            limit,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one attempt for `key`, or says how long until one is available.
+    pub(crate) fn check(&self, key: &str) -> Result<(), Duration> {
+        let now = Instant::now();
+        let burst = f64::from(self.limit.burst.max(1));
+        let per_sec = 1.0 / self.limit.refill.as_secs_f64().max(0.001);
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(key) {
+            buckets
+                .retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * per_sec < burst);
+        }
+        let b = buckets.entry(key.to_owned()).or_insert(Bucket {
+            tokens: burst,
+            at: now,
+        });
+        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * per_sec).min(burst);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            return Ok(());
+        }
+        Err(Duration::from_secs_f64((1.0 - b.tokens) / per_sec))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bursts_then_refuses_with_a_wait() {
+        let rl = RateLimiter::new(Limit {
+            burst: 3,
+            refill: Duration::from_secs(10),
+        });
+        for _ in 0..3 {
+            rl.check("a").expect("within burst");
+        }
+        let wait = rl.check("a").expect_err("over");
+        assert!(
+            wait > Duration::from_secs(9) && wait <= Duration::from_secs(10),
+            "{wait:?}"
+        );
+        rl.check("b").expect("other keys are independent");
+    }
+}

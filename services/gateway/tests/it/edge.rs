@@ -1,0 +1,127 @@
+//! What every request meets: auth on protected routes, request ids, security headers, body
+//! limits; and what stays public.
+
+use axum::http::{Method, StatusCode};
+use flowork_model::Role;
+
+use crate::harness::{Fixture, assert_problem, request, send};
+
+/// Every protected route, with a syntactically valid id where one is needed.
+fn protected() -> Vec<(Method, String)> {
+    let eng = flowork_model::EngineId::new();
+    let key = flowork_model::ApiKeyId::new();
+    vec![
+        (Method::POST, "/api/v1/auth/logout".into()),
+        (Method::GET, "/api/v1/auth/me".into()),
+        (Method::GET, "/api/v1/users".into()),
+        (Method::POST, "/api/v1/users".into()),
+        (Method::GET, "/api/v1/api-keys".into()),
+        (Method::POST, "/api/v1/api-keys".into()),
+        (Method::DELETE, format!("/api/v1/api-keys/{key}")),
+        (Method::GET, "/api/v1/engines".into()),
+        (Method::POST, "/api/v1/engines".into()),
+        (Method::GET, format!("/api/v1/engines/{eng}")),
+        (Method::DELETE, format!("/api/v1/engines/{eng}")),
+        (Method::POST, format!("/api/v1/engines/{eng}/rotate-token")),
+    ]
+}
+
+pub async fn every_protected_route_needs_auth(fx: &Fixture) {
+    let doc = flowork_gateway::api::openapi();
+    let documented = doc.paths.paths.len();
+    assert_eq!(
+        documented, 10,
+        "a new route? add it to protected() or the public list"
+    );
+    for (method, path) in protected() {
+        for bearer in [None, Some("garbage"), Some("fk_nope"), Some("Basic abc")] {
+            let a = fx.call(method.clone(), &path, bearer, None).await;
+            assert_problem(&a, StatusCode::UNAUTHORIZED, None);
+            assert!(
+                a.headers.contains_key("www-authenticate"),
+                "{method} {path}"
+            );
+        }
+    }
+    // A token signed with another key is refused.
+    let other = Fixture::sqlite().await.expect("fixture");
+    other.user("mallory", Role::Admin).await;
+    let (forged, _) = other.login("mallory").await;
+    other.cleanup().await;
+    let a = fx
+        .call(Method::GET, "/api/v1/auth/me", Some(&forged), None)
+        .await;
+    assert_problem(&a, StatusCode::UNAUTHORIZED, None);
+}
+
+pub async fn edge_layers_and_public_routes(fx: &Fixture) {
+    for path in ["/healthz", "/readyz", "/metrics", "/api/openapi.json"] {
+        let a = fx.call(Method::GET, path, None, None).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}: {}", a.text);
+        let id = a.headers.get("x-request-id").expect("request id");
+        assert!(!id.is_empty());
+        assert_eq!(a.headers["x-content-type-options"], "nosniff");
+        assert_eq!(a.headers["x-frame-options"], "DENY");
+    }
+    let doc = fx.call(Method::GET, "/api/openapi.json", None, None).await;
+    assert!(doc.body["paths"]["/api/v1/auth/login"].is_object());
+    // A request id sent by the client is kept.
+    let mut req = request(Method::GET, "/healthz", None, None, [10, 0, 0, 9]);
+    req.headers_mut()
+        .insert("x-request-id", "trace-me-42".parse().expect("header"));
+    assert_eq!(
+        send(&fx.app, req).await.headers["x-request-id"],
+        "trace-me-42"
+    );
+
+    let big = format!(
+        "{{\"username\": \"{}\", \"password\": \"x\"}}",
+        "a".repeat(2 << 20)
+    );
+    let a = send(
+        &fx.app,
+        request(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(big),
+            [10, 0, 0, 3],
+        ),
+    )
+    .await;
+    assert_problem(&a, StatusCode::PAYLOAD_TOO_LARGE, Some("body"));
+    let a = fx.call(Method::GET, "/api/v1/nope", None, None).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    // Answers carrying tokens must not be cached.
+    fx.user("jane", Role::User).await;
+    let body = serde_json::json!({"username": "jane", "password": crate::harness::PASSWORD});
+    let a = fx
+        .call(Method::POST, "/api/v1/auth/login", None, Some(body))
+        .await;
+    assert_eq!(a.headers["cache-control"], "no-store");
+}
+
+pub async fn metrics_can_be_private(fx: &Fixture) {
+    let app = fx.with_private_metrics().await;
+    let (_, user) = fx.user_token("user1", Role::User).await;
+    let (_, admin) = fx.user_token("admin1", Role::Admin).await;
+    let get = |bearer: Option<String>| {
+        let app = app.clone();
+        async move {
+            send(
+                &app,
+                request(
+                    Method::GET,
+                    "/metrics",
+                    bearer.as_deref(),
+                    None,
+                    [10, 0, 0, 4],
+                ),
+            )
+            .await
+        }
+    };
+    assert_problem(&get(None).await, StatusCode::UNAUTHORIZED, None);
+    assert_problem(&get(Some(user)).await, StatusCode::FORBIDDEN, None);
+    assert_eq!(get(Some(admin)).await.status, StatusCode::OK);
+}

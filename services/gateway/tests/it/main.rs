@@ -1,0 +1,40 @@
+//! The gateway's API against real stores: every check runs on SQLite and on Postgres
+//! (`FLOWORK_TEST_PG`; SKIPPED loudly without it, a failure under `CI=true`).
+
+mod api_keys;
+mod auth;
+mod edge;
+mod engines;
+mod harness;
+mod users;
+
+/// Where `backend_tests!` finds the checks.
+mod checks {
+    pub use crate::api_keys::*;
+    pub use crate::auth::*;
+    pub use crate::edge::*;
+    pub use crate::engines::*;
+    pub use crate::users::*;
+}
+
+macro_rules! both_backends {
+    ($($check:ident),+ $(,)?) => {
+        flowork_testkit::backend_tests!(sqlite: $($check),+);
+        flowork_testkit::backend_tests!(postgres: $($check),+);
+    };
+}
+
+both_backends! {
+    login_succeeds_and_me_answers,
+    login_failures_look_alike,
+    login_is_rate_limited_per_username_and_address,
+    refresh_rotates_and_reuse_revokes_the_login,
+    logout_revokes_the_login,
+    api_keys_create_use_revoke,
+    every_protected_route_needs_auth,
+    engines_are_isolated_between_users,
+    engine_tokens_verify_and_rotate,
+    user_routes_are_admin_only,
+    edge_layers_and_public_routes,
+    metrics_can_be_private,
+}
