@@ -107,6 +107,20 @@ impl JobQueue for EmbeddedQueue {
         self.enqueue(job, delay).await
     }
 
+    async fn push_leased(&self, job: &QueueJob, worker: &str) -> Result<Option<Delivery>> {
+        let payload = serde_json::to_value(job)?;
+        let row = (self.store)
+            .enqueue_leased(&self.name, payload, worker, self.lease)
+            .await?;
+        Ok(Some(Delivery {
+            id: JobId(row.id.to_string()),
+            job: job.clone(),
+            attempts: row.attempts,
+            worker: worker.to_owned(),
+            receipt: row.id.to_string(),
+        }))
+    }
+
     async fn pull(&self, worker: &str, wait: Duration) -> Result<Option<Delivery>> {
         let deadline = Instant::now() + wait;
         let mut step = MIN_STEP;

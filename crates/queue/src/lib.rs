@@ -89,6 +89,13 @@ pub trait JobQueue: Send + Sync {
     async fn push(&self, job: &QueueJob) -> Result<JobId>;
     /// Adds a job that becomes visible after `delay`; durable (survives restarts).
     async fn push_delayed(&self, job: &QueueJob, delay: Duration) -> Result<JobId>;
+    /// Adds a job already leased to `worker`, who runs it at once itself (skipping a round trip
+    /// through the queue); if the worker dies, the job is reclaimed like any leased job. `None`
+    /// when the backend cannot create a job and its lease in one step: push it instead.
+    async fn push_leased(&self, job: &QueueJob, worker: &str) -> Result<Option<Delivery>> {
+        let _ = (job, worker);
+        Ok(None)
+    }
     /// Waits up to `wait` for a job and leases it to `worker`; `None` if none came.
     async fn pull(&self, worker: &str, wait: Duration) -> Result<Option<Delivery>>;
     /// Removes a delivered job. [`QueueError::LeaseLost`] if the worker no longer holds it.

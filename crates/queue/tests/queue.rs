@@ -27,4 +27,5 @@ queue_suite! {
     competing_workers_get_each_job_once,
     dead_workers_job_is_reclaimed,
     extend_keeps_the_lease,
+    push_leased_is_held_then_reclaimed,
 }

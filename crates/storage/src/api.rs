@@ -95,6 +95,15 @@ pub trait QueueStore: Send + Sync {
         payload: serde_json::Value,
         delay: Duration,
     ) -> Result<i64>;
+    /// Adds a message already leased to `worker` for `lease`, for a worker that runs it at once
+    /// itself: no other worker sees it unless that lease runs out (the worker died).
+    async fn enqueue_leased(
+        &self,
+        queue: &str,
+        payload: serde_json::Value,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Job>;
     /// Leases the oldest visible message for `lease`; no two workers hold the same message.
     async fn lease(&self, queue: &str, worker: &str, lease: Duration) -> Result<Option<Job>>;
     /// Removes a message the worker holds. Conflict if its lease was lost.

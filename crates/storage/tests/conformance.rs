@@ -75,6 +75,7 @@ conformance! {
     queue::queue_delay_and_nack_delay,
     queue::queue_lease_expiry_reclaims,
     queue::queue_extend_lease_renews,
+    queue::queue_enqueue_leased,
     queue::queue_concurrent_workers,
     migrations::migrations_rerun_is_noop,
     migrations::migrations_detect_edited_file,

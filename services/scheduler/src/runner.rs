@@ -14,17 +14,19 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use flowork_model::{ExecutionId, ExecutionStatus, Timestamp, WorkflowId};
-use flowork_queue::{Delivery, EmbeddedQueue, JobQueue, QueueError, QueueJob};
-use flowork_storage::{Execution, ExecutionUpdate, NewExecution, NodeRun};
-use serde_json::{Value, json};
+use flowork_model::{ExecutionId, ExecutionStatus, WorkflowId};
+use flowork_queue::{EmbeddedQueue, JobQueue};
+use flowork_storage::{Execution, ExecutionUpdate, NodeRun};
+use serde_json::Value;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{Engine, EngineError, Outcome};
+use crate::engine::{Engine, EngineError};
 
 mod children;
 mod failure;
+mod start;
+mod worker;
 
 pub use children::{MAX_DEPTH, SUBWORKFLOW_TRIGGER};
 pub use failure::ERROR_TRIGGER;
@@ -61,6 +63,8 @@ struct Inner {
     /// Wakes the puller when this process pushed a job, so local runs start at once.
     wake: Notify,
     lease: Duration,
+    /// One permit per execution this process drives at once (queue pulls and runs started here).
+    slots: Arc<Semaphore>,
     shutdown: CancellationToken,
 }
 
@@ -109,6 +113,7 @@ impl Runner {
             local: Mutex::default(),
             wake: Notify::new(),
             lease,
+            slots: Arc::new(Semaphore::new(concurrency.max(1))),
             shutdown,
         };
         let runner = Self {
@@ -116,7 +121,7 @@ impl Runner {
         };
         let link = children::Link(Arc::downgrade(&runner.inner));
         runner.inner.engine.set_executions(Arc::new(link));
-        tokio::spawn(runner.clone().pull_loop(concurrency.max(1)));
+        tokio::spawn(runner.clone().pull_loop());
         runner
     }
 
@@ -138,46 +143,6 @@ impl Runner {
         checkpoints: Vec<NodeRun>,
     ) -> Result<Execution, EngineError> {
         self.start_as(ExecutionId::new(), req, checkpoints).await
-    }
-
-    /// Starts `req` as execution `id`.
-    async fn start_as(
-        &self,
-        id: ExecutionId,
-        req: StartRequest,
-        checkpoints: Vec<NodeRun>,
-    ) -> Result<Execution, EngineError> {
-        // Compile first: an invalid version must not leave a queued execution behind.
-        let engine = &self.inner.engine;
-        engine.compiled(req.workflow_id, req.version).await?;
-        let new = NewExecution {
-            id,
-            workflow_id: req.workflow_id,
-            version: req.version,
-            trigger: req.trigger,
-            input: req.input,
-            parent_id: req.parent_id,
-        };
-        let exec = engine.store().create_execution(new).await?;
-        for mut run in checkpoints {
-            run.execution_id = exec.id;
-            engine.store().put_node_run(run).await?;
-        }
-        self.local(exec.id);
-        let job = QueueJob::new("run", json!({ "execution_id": exec.id.to_string() }));
-        if let Err(e) = self.inner.queue.push(&job).await {
-            // The execution row exists but nobody will run it: say so on the row itself.
-            let update = ExecutionUpdate {
-                status: ExecutionStatus::Failed,
-                output: None,
-                error: Some(format!("could not queue: {e}")),
-            };
-            let _ = engine.store().update_execution(exec.id, update).await;
-            self.forget(exec.id);
-            return Err(EngineError::Queue(e.to_string()));
-        }
-        self.inner.wake.notify_one();
-        Ok(exec)
     }
 
     /// Waits up to `limit` for an execution to finish; returns it as it stands then.
@@ -258,10 +223,10 @@ impl Runner {
     /// Pulls jobs while a worker slot is free, until shutdown. A pull is never cancelled
     /// half-way (that could lease a job and drop it until the lease ran out); when the queue is
     /// empty the loop sleeps, backing off to 200 ms, and a local `start` wakes it at once.
-    async fn pull_loop(self, concurrency: usize) {
+    async fn pull_loop(self) {
         const IDLE_MIN: Duration = Duration::from_millis(5);
         const IDLE_MAX: Duration = Duration::from_millis(200);
-        let slots = Arc::new(Semaphore::new(concurrency));
+        let slots = self.inner.slots.clone();
         let shutdown = self.inner.shutdown.clone();
         let mut idle = IDLE_MIN;
         loop {
@@ -296,98 +261,6 @@ impl Runner {
                 () = self.inner.wake.notified() => idle = IDLE_MIN,
                 () = tokio::time::sleep(idle) => idle = (idle * 2).min(IDLE_MAX),
             }
-        }
-    }
-
-    /// Runs one delivered job to its end, renewing the lease meanwhile.
-    async fn handle(&self, d: Delivery) {
-        let queue = &self.inner.queue;
-        let id = d
-            .job
-            .payload
-            .get("execution_id")
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse::<ExecutionId>().ok());
-        let (Some(id), "run") = (id, d.job.kind.as_str()) else {
-            tracing::error!(job = %d.id, kind = %d.job.kind, "dropping a job this engine does not understand");
-            let _ = queue.ack(&d).await;
-            return;
-        };
-        let cancel = self.local(id);
-        let lost = CancellationToken::new();
-        let heartbeat = tokio::spawn(heartbeat(
-            queue.clone(),
-            d.clone(),
-            self.inner.lease,
-            lost.clone(),
-        ));
-        let shutdown = self.inner.shutdown.clone();
-        let result = tokio::select! {
-            r = self.inner.engine.resume(id, cancel) => Some(r),
-            // Dropping the run leaves its checkpoints; the job comes back and resumes there.
-            () = shutdown.cancelled() => None,
-            () = lost.cancelled() => None,
-        };
-        heartbeat.abort();
-        match result {
-            Some(Ok(Outcome::Parked { until, .. })) => {
-                let delay = Duration::from_millis(
-                    (until.millis() - Timestamp::now().millis()).max(0) as u64,
-                );
-                tracing::debug!(execution = %id, delay_ms = delay.as_millis() as u64, "parked on a wait");
-                if let Err(e) = queue.nack(&d, delay).await {
-                    tracing::warn!(execution = %id, error = %e, "could not park the job; it runs again when its lease ends");
-                }
-            }
-            Some(Ok(Outcome::Finished(_))) | Some(Err(EngineError::Finished(_))) => {
-                // Before the ack: a redelivered job retries a start that did not happen.
-                let exec = match result {
-                    // As the engine's last write left it: no need to read it back.
-                    Some(Ok(Outcome::Finished(exec))) => Ok(exec),
-                    _ => self.inner.engine.store().get_execution(id).await,
-                };
-                match exec {
-                    Ok(exec) => self.after_failure(&exec).await,
-                    Err(e) => {
-                        tracing::warn!(execution = %id, error = %e, "could not reload a finished execution")
-                    }
-                }
-                if let Err(e) = queue.ack(&d).await {
-                    tracing::warn!(execution = %id, error = %e, "ack failed; the job may run again (idempotent)");
-                }
-            }
-            Some(Err(e)) => {
-                tracing::error!(execution = %id, error = %e, "execution could not run; retrying in 5 s");
-                let _ = queue.nack(&d, Duration::from_secs(5)).await;
-            }
-            None if lost.is_cancelled() => {
-                tracing::warn!(execution = %id, "lease lost; another worker has it")
-            }
-            None => {
-                let _ = queue.nack(&d, Duration::ZERO).await;
-            }
-        }
-        self.forget(id);
-    }
-}
-
-/// Renews the lease every third of it; cancels `lost` if another worker took the job.
-async fn heartbeat(
-    queue: Arc<dyn JobQueue>,
-    d: Delivery,
-    lease: Duration,
-    lost: CancellationToken,
-) {
-    loop {
-        tokio::time::sleep(lease / 3).await;
-        match queue.extend(&d).await {
-            Ok(()) => {}
-            Err(QueueError::LeaseLost { .. }) => {
-                lost.cancel();
-                return;
-            }
-            Err(QueueError::Unsupported { .. }) => return,
-            Err(e) => tracing::warn!(job = %d.id, error = %e, "lease renewal failed; retrying"),
         }
     }
 }

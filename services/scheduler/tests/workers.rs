@@ -1,5 +1,5 @@
 //! Many schedulers on one Redis work queue: two runners (as two processes would) share the jobs,
-//! and every execution runs exactly once.
+//! and every execution runs exactly once. And what a worker does with a job a dead process left.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -122,4 +122,43 @@ async fn two_schedulers_share_a_redis_queue_and_run_each_execution_once() {
             .await
             .expect("cleanup");
     }
+}
+
+/// A process that pushed a job leased to itself (a start) and died before recording the
+/// execution leaves a job with nothing to run: once the lease ends, a worker drops it (no retry
+/// loop, nothing run).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_execution_was_never_recorded_is_dropped() {
+    use flowork_queue::{EmbeddedQueue, JobQueue, QueueJob};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("f.db").display());
+    let store = flowork_storage::connect(&db, 4).await.expect("store");
+    let lease = Duration::from_millis(300);
+    let queue = EmbeddedQueue::new(store.clone(), "executions").with_lease(lease);
+    let ghost = flowork_model::ExecutionId::new();
+    let job = QueueJob::new("run", json!({ "execution_id": ghost.to_string() }));
+    queue
+        .push_leased(&job, "a-dead-process")
+        .await
+        .expect("push")
+        .expect("the embedded queue pushes leased jobs");
+    let shutdown = CancellationToken::new();
+    let _runner = Runner::embedded(Engine::new(store.clone()), 2, lease, shutdown.clone());
+    let started = Instant::now();
+    while queue.len().await.expect("len") > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the orphan job is still queued"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "taken before its lease ended"
+    );
+    assert!(matches!(
+        store.get_execution(ghost).await,
+        Err(flowork_storage::StorageError::NotFound { .. })
+    ));
+    shutdown.cancel();
 }

@@ -282,6 +282,18 @@ impl pb::store_server::Store for StoreService {
         })
     }
 
+    async fn enqueue_leased(&self, req: Request<pb::EnqueueLeasedRequest>) -> Reply<pb::Job> {
+        let req = req.into_inner();
+        let (queue, worker) = (name("queue", req.queue)?, name("worker", req.worker)?);
+        let payload = convert::json("payload", req.payload)?;
+        let lease = convert::millis("lease_ms", req.lease_ms)?;
+        let job = self
+            .store
+            .enqueue_leased(&queue, payload, &worker, lease)
+            .await?;
+        ok(to::job(job))
+    }
+
     async fn lease(&self, req: Request<pb::LeaseRequest>) -> Reply<pb::LeaseResponse> {
         let req = req.into_inner();
         let (queue, worker) = (name("queue", req.queue)?, name("worker", req.worker)?);

@@ -211,3 +211,46 @@ pub async fn extend_keeps_the_lease(fx: &Fixture) {
     b.ack(&d).await.expect("ack by the new holder");
     assert_eq!(b.len().await.expect("len"), 0);
 }
+
+/// A job pushed already leased is the pusher's alone; if the pusher dies it is reclaimed like
+/// any other. Backends that cannot do it in one step say so with `None` (Redis).
+pub async fn push_leased_is_held_then_reclaimed(fx: &Fixture) {
+    let lease = Duration::from_millis(300);
+    let (dead, alive) = (fx.queue(lease).await, fx.queue(lease).await);
+    let Some(mine) = dead
+        .push_leased(&job(3), "dead")
+        .await
+        .expect("push leased")
+    else {
+        assert_eq!(dead.backend(), "redis", "only Redis declines push_leased");
+        return;
+    };
+    assert_eq!((mine.job.clone(), mine.attempts), (job(3), 1));
+    assert_eq!(dead.len().await.expect("len"), 1);
+    let pushed_at = Instant::now();
+    assert!(
+        alive.pull("alive", SHORT).await.expect("pull").is_none(),
+        "taken while leased"
+    );
+    let d = alive
+        .pull("alive", PATIENT)
+        .await
+        .expect("pull")
+        .expect("reclaimed");
+    assert!(pushed_at.elapsed() >= Duration::from_millis(250));
+    assert_eq!(
+        (d.id.clone(), d.job.clone(), d.attempts),
+        (mine.id.clone(), job(3), 2)
+    );
+    assert_lease_lost(dead.ack(&mine).await);
+    alive.ack(&d).await.expect("ack");
+
+    // The usual case: the pusher runs it and acks; nobody else ever sees it.
+    let held = alive
+        .push_leased(&job(4), "alive")
+        .await
+        .expect("push")
+        .expect("leased");
+    alive.ack(&held).await.expect("ack");
+    assert_eq!(alive.len().await.expect("len"), 0);
+}

@@ -46,6 +46,33 @@ impl QueueStore for PgStore {
         get(&row, 0)
     }
 
+    async fn enqueue_leased(
+        &self,
+        queue: &str,
+        payload: Value,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Job> {
+        let sql = format!(
+            "INSERT INTO queue (queue, payload, attempts, available_at, created_at, locked_by,
+               lease_until)
+             SELECT $1, $2, 1, t.now + $4, t.now, $3, t.now + $4 FROM (SELECT {NOW_MS} AS now) t
+             RETURNING id, lease_until"
+        );
+        let client = self.client().await?;
+        let row = client
+            .query_one(&sql, &[&queue, &payload, &worker, &millis(lease)])
+            .await
+            .map_err(db_err)?;
+        Ok(Job {
+            id: get(&row, 0)?,
+            queue: queue.to_owned(),
+            payload,
+            attempts: 1,
+            lease_until: Timestamp(get(&row, 1)?),
+        })
+    }
+
     async fn lease(&self, queue: &str, worker: &str, lease: Duration) -> Result<Option<Job>> {
         let sql = format!(
             "WITH t AS (SELECT {NOW_MS} AS now),

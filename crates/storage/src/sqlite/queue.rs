@@ -43,13 +43,50 @@ impl QueueStore for SqliteStore {
         let payload = super::rows::to_json(&payload)?;
         self.write(move |c| {
             let t = now();
-            c.query_row(
+            c.prepare_cached(
                 "INSERT INTO queue (queue, payload, attempts, available_at, created_at)
                  VALUES (?1, ?2, 0, ?3, ?4) RETURNING id",
-                params![queue, payload, t.saturating_add(millis(delay)), t],
-                |r| r.get(0),
             )
+            .and_then(|mut st| {
+                st.query_row(
+                    params![queue, payload, t.saturating_add(millis(delay)), t],
+                    |r| r.get(0),
+                )
+            })
             .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn enqueue_leased(
+        &self,
+        queue: &str,
+        payload: Value,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Job> {
+        let (queue, worker) = (queue.to_owned(), worker.to_owned());
+        let text = super::rows::to_json(&payload)?;
+        self.write(move |c| {
+            let t = now();
+            let until = t.saturating_add(millis(lease));
+            let id = c
+                .prepare_cached(
+                    "INSERT INTO queue (queue, payload, attempts, available_at, created_at,
+                       locked_by, lease_until)
+                     VALUES (?1, ?2, 1, ?3, ?4, ?5, ?3) RETURNING id",
+                )
+                .and_then(|mut st| {
+                    st.query_row(params![queue, text, until, t, worker], |r| r.get(0))
+                })
+                .map_err(db_err)?;
+            Ok(Job {
+                id,
+                queue,
+                payload,
+                attempts: 1,
+                lease_until: Timestamp(until),
+            })
         })
         .await
     }
@@ -101,10 +138,10 @@ impl QueueStore for SqliteStore {
         let worker = worker.to_owned();
         self.write(move |c| {
             let n = c
-                .execute(
+                .prepare_cached(
                     "DELETE FROM queue WHERE id = ?1 AND locked_by = ?2 AND lease_until > ?3",
-                    params![job_id, worker, now()],
                 )
+                .and_then(|mut st| st.execute(params![job_id, worker, now()]))
                 .map_err(db_err)?;
             held(n, job_id, &worker)
         })

@@ -274,3 +274,32 @@ pub async fn queue_concurrent_workers(fx: &Fixture) {
     assert_eq!(unique, (0..JOBS).collect(), "every job delivered");
     assert_eq!(s.queue_len("work").await.expect("len"), 0);
 }
+
+/// A message enqueued already leased is hidden from other workers until that lease ends, then
+/// reclaimed with its attempt counted; its holder can ack it.
+pub async fn queue_enqueue_leased(fx: &Fixture) {
+    let s = &fx.store;
+    let held = s
+        .enqueue_leased("jobs", json!({"n": 1}), "me", Duration::from_millis(800))
+        .await
+        .expect("enqueue leased");
+    assert_eq!((held.attempts, held.payload.clone()), (1, json!({"n": 1})));
+    assert_eq!(s.queue_len("jobs").await.expect("len"), 1);
+    assert_eq!(s.lease("jobs", "other", LONG).await.expect("lease"), None);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let again = s
+        .lease("jobs", "other", LONG)
+        .await
+        .expect("lease")
+        .expect("reclaimed");
+    assert_eq!((again.id, again.attempts), (held.id, 2));
+    assert_err!(s.ack(held.id, "me").await, StorageError::Conflict(_));
+    s.ack(held.id, "other").await.expect("ack");
+
+    let mine = s
+        .enqueue_leased("jobs", json!({"n": 2}), "me", LONG)
+        .await
+        .expect("enqueue leased");
+    s.ack(mine.id, "me").await.expect("ack by its holder");
+    assert_eq!(s.queue_len("jobs").await.expect("len"), 0);
+}

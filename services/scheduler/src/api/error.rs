@@ -29,6 +29,10 @@ impl From<EngineError> for Problem {
                 tracing::error!(error = %e, "queue failure");
                 Problem::unavailable("the work queue is unavailable; see the engine log")
             }
+            e @ EngineError::Task(..) => {
+                tracing::error!(error = %e, "run task failed");
+                Problem::internal(e.to_string())
+            }
         }
     }
 }

@@ -65,15 +65,15 @@ pub(crate) async fn receive(
         input,
         parent_id: None,
     };
-    let exec = super::start_detached(runner, req).await?;
     if target.respond == Respond::Immediately {
+        let exec = super::start_detached(runner, req).await?;
         return Ok((
             StatusCode::ACCEPTED,
             Json(json!({"execution_id": exec.id.to_string()})),
         )
             .into_response());
     }
-    let exec = runner.wait(exec.id, WAIT).await?;
+    let exec = runner.run_now(req, WAIT).await?;
     match exec.status {
         flowork_model::ExecutionStatus::Succeeded => {
             Ok(respond(&target, exec.output.unwrap_or(Value::Null)))

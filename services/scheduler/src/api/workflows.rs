@@ -156,11 +156,11 @@ pub(crate) async fn run(
         input,
         parent_id: None,
     };
-    let exec = super::start_detached(&runner, req).await?;
     if !wait {
+        let exec = super::start_detached(&runner, req).await?;
         return Ok((StatusCode::ACCEPTED, Json(ExecutionView::new(exec, None))));
     }
-    let exec = runner.wait(exec.id, Duration::from_millis(timeout)).await?;
+    let exec = runner.run_now(req, Duration::from_millis(timeout)).await?;
     let code = if exec.status.is_terminal() {
         StatusCode::OK
     } else {

@@ -41,6 +41,9 @@ pub enum EngineError {
     /// The work queue refused the job.
     #[error("queue: {0}")]
     Queue(String),
+    /// The task driving the execution died (a panic outside any node).
+    #[error("the task running execution {0} failed: {1}")]
+    Task(ExecutionId, String),
 }
 
 /// How far one drive of an execution got.
@@ -204,7 +207,21 @@ impl Engine {
             return Err(EngineError::Finished(id));
         }
         let wf = self.compiled(exec.workflow_id, exec.version).await?;
-        run::Run::new(self.clone(), wf, exec, cancel)
+        run::Run::new(self.clone(), wf, exec, cancel, false)
+            .await?
+            .drive()
+            .await
+    }
+
+    /// Like [`Engine::resume`] for an execution this process just created, with no checkpoints
+    /// yet: nothing is read back from the store.
+    pub async fn start_fresh(
+        &self,
+        exec: Execution,
+        cancel: CancellationToken,
+    ) -> Result<Outcome, EngineError> {
+        let wf = self.compiled(exec.workflow_id, exec.version).await?;
+        run::Run::new(self.clone(), wf, exec, cancel, true)
             .await?
             .drive()
             .await

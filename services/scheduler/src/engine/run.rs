@@ -48,14 +48,20 @@ pub(crate) struct Run {
 }
 
 impl Run {
-    /// Prepares a run, restoring whatever checkpoints the execution already has.
+    /// Prepares a run, restoring whatever checkpoints the execution already has (`fresh`: it
+    /// was just created here and has none, so there is nothing to read).
     pub(crate) async fn new(
         engine: Engine,
         wf: Arc<CompiledWorkflow>,
         exec: Execution,
         cancel: CancellationToken,
+        fresh: bool,
     ) -> Result<Self, EngineError> {
-        let runs = engine.store().list_node_runs(exec.id).await?;
+        let runs = if fresh {
+            Vec::new()
+        } else {
+            engine.store().list_node_runs(exec.id).await?
+        };
         let Restored {
             states,
             next_attempt,

@@ -123,6 +123,22 @@ impl QueueStore for RemoteStore {
         Ok(self.client().enqueue(req).await.answer()?.id)
     }
 
+    async fn enqueue_leased(
+        &self,
+        queue: &str,
+        payload: serde_json::Value,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Job> {
+        let req = pb::EnqueueLeasedRequest {
+            queue: queue.to_owned(),
+            payload: Some(to::json(&payload)),
+            worker: worker.to_owned(),
+            lease_ms: millis(lease),
+        };
+        reply(from::job(self.client().enqueue_leased(req).await.answer()?))
+    }
+
     async fn lease(&self, queue: &str, worker: &str, lease: Duration) -> Result<Option<Job>> {
         let req = pb::LeaseRequest {
             queue: queue.to_owned(),
