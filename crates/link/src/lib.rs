@@ -24,9 +24,9 @@
 //! let state = client.state();          // watch::Receiver<LinkState>, for health
 //! tokio::spawn(client.run(shutdown));  // redials until shutdown
 //! ```
-//! The gateway's HTTP/2 server should raise its receive windows (or enable the adaptive window):
-//! responses flow engine → gateway, and the 64 KiB default caps them at one window per round
-//! trip on a long link.
+//! Throughput per stream is bounded by [`WINDOW`] per round trip (1 MiB / 50 ms = 20 MB/s);
+//! the whole link, engine → gateway, also by the gateway server's HTTP/2 connection window
+//! (hyper's default is 1 MiB), which a gateway with many busy engines may want to raise.
 
 mod backoff;
 mod engine;

@@ -114,9 +114,6 @@ async fn connect(
 async fn dial(cfg: &LinkClientConfig) -> Result<Channel, LinkError> {
     let endpoint = Endpoint::from_shared(cfg.gateway_url.clone())?
         .connect_timeout(cfg.connect_timeout)
-        .tcp_nodelay(true)
-        // HTTP/2's default 64 KiB stream window would cap uploads at one window per round trip
-        // on a long link; let hyper size it from the measured bandwidth-delay product.
-        .http2_adaptive_window(true);
+        .tcp_nodelay(true);
     Ok(endpoint.connect().await?)
 }

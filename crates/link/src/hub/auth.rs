@@ -62,12 +62,17 @@ impl FailureLimiter {
         }
     }
 
-    fn keys(&self, peer: Option<IpAddr>, engine: &str) -> [(String, u32); 2] {
-        let ip = peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-        [
-            (format!("{ip}/{engine}"), self.per_minute),
-            (ip, self.per_minute * PER_ADDRESS_FACTOR),
-        ]
+    /// The buckets a connect from `peer` for `engine` draws on. Without a peer address (the
+    /// server did not say) only the engine's own: one shared "unknown" bucket would let anyone
+    /// lock every engine out.
+    fn keys(&self, peer: Option<IpAddr>, engine: &str) -> Vec<(String, u32)> {
+        match peer {
+            Some(ip) => vec![
+                (format!("{ip}/{engine}"), self.per_minute),
+                (ip.to_string(), self.per_minute * PER_ADDRESS_FACTOR),
+            ],
+            None => vec![(format!("?/{engine}"), self.per_minute)],
+        }
     }
 
     /// False when this peer (or this peer for this engine) failed too often lately.
@@ -125,6 +130,17 @@ mod tests {
             "another engine behind the same address"
         );
         assert!(limiter.allows(Some(IpAddr::from([10, 0, 0, 2])), "e1"));
+    }
+
+    #[test]
+    fn without_a_peer_address_only_the_engine_is_limited() {
+        let limiter = FailureLimiter::new(1);
+        limiter.failed(None, "e1");
+        assert!(!limiter.allows(None, "e1"));
+        for i in 0..10 {
+            limiter.failed(None, &format!("spray{i}"));
+        }
+        assert!(limiter.allows(None, "e2"));
     }
 
     #[test]
