@@ -17,7 +17,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{Caller, handlers, require_auth};
-use crate::error::GatewayError;
 use crate::input::MAX_BODY;
 use crate::{Gateway, api_keys, engines, health, users};
 
@@ -184,10 +183,4 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
             .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
             .max_age(std::time::Duration::from_secs(600)),
     )
-}
-
-impl From<GatewayError> for Problem {
-    fn from(e: GatewayError) -> Self {
-        e.to_problem()
-    }
 }

@@ -90,6 +90,12 @@ impl GatewayError {
     }
 }
 
+impl From<GatewayError> for Problem {
+    fn from(e: GatewayError) -> Self {
+        e.to_problem()
+    }
+}
+
 fn retry_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }

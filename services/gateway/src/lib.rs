@@ -27,6 +27,7 @@ use flowork_storage::{AccountStore, Store};
 use tokio::net::TcpListener;
 
 pub use admin::{AdminBootstrap, bootstrap_admin, print_generated};
+pub use auth::ratelimit::Limit;
 pub use auth::{Caller, LoginLimits, Via};
 pub use engines::{EnginePresence, NoPresence};
 pub use error::GatewayError;

@@ -6,6 +6,7 @@ mod auth;
 mod edge;
 mod engines;
 mod harness;
+mod served;
 mod users;
 
 /// Where `backend_tests!` finds the checks.
