@@ -4,6 +4,7 @@
 
 mod auth;
 mod flow;
+mod kit_server;
 mod link;
 mod support;
 mod tunnel;
