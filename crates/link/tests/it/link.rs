@@ -155,3 +155,67 @@ async fn the_engine_drops_a_silent_gateway_and_redials() {
     engine.stop().await;
     server.abort();
 }
+
+/// A TCP relay in front of the gateway whose connections can be cut, like a network blip.
+struct Relay {
+    url: String,
+    conns: Arc<std::sync::Mutex<tokio::task::JoinSet<()>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    async fn start(target: std::net::SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let conns = Arc::new(std::sync::Mutex::new(tokio::task::JoinSet::new()));
+        let tracked = conns.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                    continue;
+                };
+                tracked.lock().unwrap().spawn(async move {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                });
+            }
+        });
+        Self { url, conns, accept }
+    }
+
+    /// Drops every relayed connection at once: both ends see the TCP stream die.
+    fn cut(&self) {
+        self.conns.lock().unwrap().abort_all();
+    }
+}
+
+#[tokio::test]
+async fn a_cut_connection_is_noticed_by_both_sides_and_relinked() {
+    let gw = Gateway::start(hub_config()).await;
+    let relay = Relay::start(gw.addr).await;
+    let mut presence = gw.hub.presence();
+    let mut engine = Engine::start(
+        engine_config(relay.url.clone(), TOKEN, 4),
+        engine_router(Probe::new()),
+    );
+    assert_eq!(
+        next_presence(&mut presence).await,
+        Presence::Connected(ENGINE.into())
+    );
+
+    relay.cut();
+    assert_eq!(
+        next_presence(&mut presence).await,
+        Presence::Disconnected(ENGINE.into())
+    );
+    assert_eq!(
+        next_presence(&mut presence).await,
+        Presence::Connected(ENGINE.into())
+    );
+    engine.wait_state(LinkState::Connected).await;
+    let res = gw.get("/hello").await.unwrap();
+    assert_eq!(res.status(), 200);
+
+    engine.stop().await;
+    relay.accept.abort();
+    gw.stop().await;
+}
