@@ -48,6 +48,15 @@ impl RateLimiter {
         if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(key) {
             buckets
                 .retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * per_sec < burst);
+            // Still full (a spray of keys): forget the least recently used one, not all of them,
+            // so spraying cannot reset the brake on the key under attack.
+            let oldest = buckets
+                .iter()
+                .min_by_key(|(_, b)| b.at)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest.filter(|_| buckets.len() >= MAX_BUCKETS) {
+                buckets.remove(&oldest);
+            }
         }
         let b = buckets.entry(key.to_owned()).or_insert(Bucket {
             tokens: burst,
