@@ -129,3 +129,30 @@ fn default_database_is_sqlite_under_data_dir_and_dump_redacts() {
     assert!(dumped.contains("flowork:***@db"), "{dumped}");
     assert!(!dumped.contains("hunter2"));
 }
+
+#[test]
+fn gateway_auth_settings_load_and_the_secret_is_not_config() {
+    Jail::expect_with(|jail| {
+        jail.set_env(
+            "FLOWORK_GATEWAY_SECRET",
+            "a secret that is no config key at all",
+        );
+        jail.set_env("FLOWORK_GATEWAY__ACCESS_TOKEN_TTL_SECS", "300");
+        jail.set_env("FLOWORK_GATEWAY__CORS_ORIGINS", "[https://app.example, *]");
+        let cfg = Config::load(None, none()).expect("valid");
+        assert_eq!(cfg.gateway.access_token_ttl_secs, 300);
+        assert_eq!(cfg.gateway.refresh_token_ttl_secs, 30 * 86_400);
+        assert_eq!(cfg.gateway.cors_origins, ["https://app.example", "*"]);
+        Ok(())
+    });
+    let err = load_err(|j| {
+        j.set_env("FLOWORK_GATEWAY__ACCESS_TOKEN_TTL_SECS", "5");
+        Ok(())
+    });
+    assert!(err.contains("gateway.access_token_ttl_secs"), "{err}");
+    let err = load_err(|j| {
+        j.set_env("FLOWORK_GATEWAY__CORS_ORIGINS", "[app.example]");
+        Ok(())
+    });
+    assert!(err.contains("gateway.cors_origins"), "{err}");
+}
