@@ -26,30 +26,34 @@ fn load(conn: &Connection, id: &str) -> Result<Execution> {
 impl ExecutionStore for SqliteStore {
     async fn create_execution(&self, new: NewExecution) -> Result<Execution> {
         let input = rows::to_json(&new.input)?;
-        self.transact(move |tx| {
-            let id = new.id.to_string();
-            tx.execute(
+        self.write(move |c| {
+            c.prepare_cached(&format!(
                 r#"INSERT INTO executions (id, workflow_id, version, status, "trigger", input,
-                   parent_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"#,
-                params![
-                    id,
-                    new.workflow_id.to_string(),
-                    new.version,
-                    ExecutionStatus::Queued.as_str(),
-                    new.trigger,
-                    input,
-                    new.parent_id.map(|p| p.to_string()),
-                    now(),
-                ],
-            )
+                   parent_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                   RETURNING {EXECUTION_COLS}"#
+            ))
+            .and_then(|mut st| {
+                st.query_row(
+                    params![
+                        new.id.to_string(),
+                        new.workflow_id.to_string(),
+                        new.version,
+                        ExecutionStatus::Queued.as_str(),
+                        new.trigger,
+                        input,
+                        new.parent_id.map(|p| p.to_string()),
+                        now(),
+                    ],
+                    rows::execution,
+                )
+            })
             .map_err(|e| {
                 if is_fk_violation(&e) {
                     StorageError::not_found("workflow", new.workflow_id)
                 } else {
                     db_err(e)
                 }
-            })?;
-            load(tx, &id)
+            })
         })
         .await
     }
@@ -90,36 +94,50 @@ impl ExecutionStore for SqliteStore {
         update: ExecutionUpdate,
     ) -> Result<Execution> {
         let output = rows::to_json_opt(update.output.as_ref())?;
-        self.transact(move |tx| {
+        self.write(move |c| {
             let id = id.to_string();
-            let current = load(tx, &id)?;
-            if current.status.is_terminal() {
-                return Err(StorageError::Conflict(format!(
-                    "execution {id} is already {}",
-                    current.status
-                )));
-            }
             let t = now();
-            let started = match (current.started_at, update.status) {
-                (Some(s), _) => Some(s.millis()),
-                (None, ExecutionStatus::Running) => Some(t),
-                (None, _) => None,
-            };
-            let finished = update.status.is_terminal().then_some(t);
-            tx.execute(
-                "UPDATE executions SET status = ?2, output = COALESCE(?3, output),
-                 error = COALESCE(?4, error), started_at = ?5, finished_at = ?6 WHERE id = ?1",
-                params![
-                    id,
-                    update.status.as_str(),
-                    output,
-                    update.error,
-                    started,
-                    finished
-                ],
-            )
-            .map_err(db_err)?;
-            load(tx, &id)
+            // One statement: only an unfinished execution changes; `started_at` is set by the
+            // first move to running, `finished_at` by the move to a terminal status.
+            let updated = c
+                .prepare_cached(&format!(
+                    "UPDATE executions SET status = ?2, output = COALESCE(?3, output),
+                       error = COALESCE(?4, error),
+                       started_at = COALESCE(started_at, CASE WHEN ?2 = ?5 THEN ?7 END),
+                       finished_at = ?6
+                     WHERE id = ?1 AND status IN (?8, ?9, ?10)
+                     RETURNING {EXECUTION_COLS}"
+                ))
+                .and_then(|mut st| {
+                    st.query_row(
+                        params![
+                            id,
+                            update.status.as_str(),
+                            output,
+                            update.error,
+                            ExecutionStatus::Running.as_str(),
+                            update.status.is_terminal().then_some(t),
+                            t,
+                            UNFINISHED[0].as_str(),
+                            UNFINISHED[1].as_str(),
+                            UNFINISHED[2].as_str(),
+                        ],
+                        rows::execution,
+                    )
+                    .optional()
+                })
+                .map_err(db_err)?;
+            match updated {
+                Some(exec) => Ok(exec),
+                // Missing (not found) or already finished (conflict): say which.
+                None => {
+                    let current = load(c, &id)?;
+                    Err(StorageError::Conflict(format!(
+                        "execution {id} is already {}",
+                        current.status
+                    )))
+                }
+            }
         })
         .await
     }
