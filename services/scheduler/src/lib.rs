@@ -5,12 +5,13 @@
 //! timeouts, and durable `core.wait`; [`replay`] from any node; the [`nodes`] (triggers, set, if,
 //! switch, merge, respond, fail, http, subworkflow); error workflows; the [`runner`] on the shared
 //! work queue (embedded or Redis) with lease renewal; [`cron`] triggers; [`webhooks`]; history
-//! [`retention`]; and the engine [`api`] (workflows, runs, executions, credentials, node catalog)
-//! served on the service's own port. Not built yet: the EngineLink client (issue #4).
+//! [`retention`]; live [`events`]; and the engine [`api`] (workflows, runs, executions,
+//! credentials, node catalog) served on the service's own port.
 
 pub mod api;
 pub mod cron;
 pub mod engine;
+pub mod events;
 pub mod nodes;
 pub mod replay;
 pub mod retention;

@@ -498,3 +498,46 @@ async fn an_output_over_the_size_limit_fails_loudly() {
         "nothing oversized was stored"
     );
 }
+
+#[tokio::test]
+async fn live_events_follow_nodes_and_the_end_of_the_execution() {
+    use flowork_scheduler::events::EventKind;
+    let h = harness().await;
+    let mut rx = h.engine.events();
+    let doc = json!({"name": "ev", "nodes": [
+        {"id": "start", "type": "trigger.manual"},
+        {"id": "set", "type": "core.set", "params": {"value": ".input.n + 1"}},
+        {"id": "boom", "type": "core.fail", "params": {"message": "no"}}],
+      "edges": [{"from": "start", "to": "set"}, {"from": "set", "to": "boom"}]});
+    let (exec, _) = h.run(doc, json!({"n": 1})).await;
+    assert_eq!(exec.status, ExecutionStatus::Failed);
+    let mut seen = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        assert_eq!((e.execution_id, e.workflow_id), (exec.id, exec.workflow_id));
+        seen.push((e.kind, e.node_id.clone().unwrap_or_default(), e.data));
+    }
+    let kinds: Vec<_> = seen
+        .iter()
+        .map(|(k, n, _)| (k.as_str(), n.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("node_started", "start"),
+            ("node_finished", "start"),
+            ("node_started", "set"),
+            ("node_finished", "set"),
+            ("node_started", "boom"),
+            ("node_failed", "boom"),
+            ("execution_finished", ""),
+        ]
+    );
+    assert_eq!(seen[0].2, json!({"attempt": 1}));
+    assert!(
+        seen[5].2["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no"))
+    );
+    assert_eq!(seen[6].0, EventKind::ExecutionFinished);
+    assert_eq!(seen[6].2["status"], json!("failed"));
+}

@@ -21,6 +21,7 @@ use flowork_storage::{Execution, StorageError, Store};
 use flowork_vault::Vault;
 use tokio_util::sync::CancellationToken;
 
+use crate::events::Events;
 use crate::nodes::{Executions, Registry};
 
 /// Why the engine could not run an execution (a node failing is not one: that is a result).
@@ -83,6 +84,7 @@ struct Inner {
     executions: OnceLock<Arc<dyn Executions>>,
     // Versions are immutable, so a compiled version never goes stale.
     compiled: Mutex<HashMap<(WorkflowId, u32), Arc<CompiledWorkflow>>>,
+    events: Events,
 }
 
 impl Engine {
@@ -101,6 +103,7 @@ impl Engine {
             vault: None,
             executions: OnceLock::new(),
             compiled,
+            events: Events::default(),
         };
         Self {
             inner: Arc::new(inner),
@@ -116,6 +119,7 @@ impl Engine {
             vault: Some(vault),
             executions: OnceLock::new(),
             compiled: Mutex::new(HashMap::new()),
+            events: self.inner.events.clone(),
         };
         Self {
             inner: Arc::new(inner),
@@ -141,6 +145,11 @@ impl Engine {
     /// How nodes start executions, once a runner is built over this engine.
     pub fn executions(&self) -> Option<Arc<dyn Executions>> {
         self.inner.executions.get().cloned()
+    }
+
+    /// Live progress of the executions this engine drives (best effort; see [`Events`]).
+    pub fn events(&self) -> tokio::sync::broadcast::Receiver<crate::events::Event> {
+        self.inner.events.subscribe()
     }
 
     /// The node catalog workflows are validated against.

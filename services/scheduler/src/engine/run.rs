@@ -15,13 +15,14 @@ use flowork_storage::{Execution, ExecutionUpdate, NodeRun};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::attempt::{Failure, Start, run_node, skipped};
 use super::restore::{Restored, restore};
 use super::state::{NodeState, Readiness, input_of, readiness};
 use super::{Engine, EngineError, Outcome, scope, wait};
+use crate::events::{Event, EventKind};
 use crate::nodes::{NodeContext, NodeOutput};
 
 type Finished = (usize, Result<NodeOutput, Failure>);
@@ -122,6 +123,7 @@ impl Run {
                     error: None,
                 };
                 let execution = store.update_execution(self.exec.id, waiting).await?;
+                self.emit_finished(&execution);
                 return Ok(Outcome::Parked { execution, until });
             }
             Ok(None) => ExecutionUpdate {
@@ -142,7 +144,24 @@ impl Run {
             Err(Failure::Storage(e)) => return Err(e.into()),
         };
         let finished = store.update_execution(self.exec.id, update).await?;
+        self.emit_finished(&finished);
         Ok(Outcome::Finished(finished))
+    }
+
+    fn emit(&self, kind: EventKind, node: Option<usize>, data: Value) {
+        self.engine.inner.events.emit(|| Event {
+            execution_id: self.exec.id,
+            workflow_id: self.exec.workflow_id,
+            kind,
+            node_id: node.map(|i| self.wf.nodes[i].id.clone()),
+            data,
+            at: Timestamp::now(),
+        });
+    }
+
+    fn emit_finished(&self, exec: &Execution) {
+        let data = json!({ "status": exec.status, "error": exec.error });
+        self.emit(EventKind::ExecutionFinished, None, data);
     }
 
     /// Starts every node whose parents are settled, until none is left. Branches still running
@@ -164,8 +183,19 @@ impl Run {
                 )))
             })?;
             match result {
-                Ok(out) => self.finish(i, out),
+                Ok(out) => {
+                    self.emit(
+                        EventKind::NodeFinished,
+                        Some(i),
+                        json!({ "port": out.port }),
+                    );
+                    self.finish(i, out);
+                }
                 Err(failure) => {
+                    if let Failure::Node(e) = &failure {
+                        let data = json!({ "error": e.to_string() });
+                        self.emit(EventKind::NodeFailed, Some(i), data);
+                    }
                     // Stop the other branches; their checkpoints stay for a later replay.
                     inflight.cancel();
                     while tasks.next().await.is_some() {}
@@ -272,6 +302,11 @@ impl Run {
         let (store, wf, exec) = (self.engine.store().clone(), wf.clone(), self.exec.id);
         let handler = self.engine.inner.nodes.get(&node.kind).cloned();
         self.states[i] = NodeState::Running;
+        self.emit(
+            EventKind::NodeStarted,
+            Some(i),
+            json!({ "attempt": first.attempt }),
+        );
         let node = async move {
             (
                 i,
