@@ -25,6 +25,14 @@ pub(crate) fn main(
         Err(code) => return code,
     };
     crate::up::runtime(async move {
+        if !cfg.opens_port(service) {
+            // An engine that dials out to its gateway and was given no address listens nowhere.
+            let shutdown = flowork_kit::shutdown::on_signal();
+            return match flowork_scheduler::start(Arc::new(cfg), None, shutdown).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&*e, 1),
+            };
+        }
         let addr = cfg
             .service_listen(service)
             .unwrap_or_else(|| default_addr(service));
@@ -55,7 +63,7 @@ pub async fn start(
 ) -> Result<(), BoxError> {
     match service {
         ServiceName::Gateway => flowork_gateway::start(cfg, listener, shutdown).await,
-        ServiceName::Scheduler => flowork_scheduler::start(cfg, listener, shutdown).await,
+        ServiceName::Scheduler => flowork_scheduler::start(cfg, Some(listener), shutdown).await,
         ServiceName::Store => flowork_store::start(cfg, listener, shutdown).await,
         ServiceName::Modules => flowork_modules::start(cfg, listener, shutdown).await,
         ServiceName::Inference => flowork_inference::start(cfg, listener, shutdown).await,

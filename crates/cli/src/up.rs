@@ -203,7 +203,7 @@ fn spawn_service(
             ServiceName::Store => flowork_store::run(store, listener, token)
                 .await
                 .map_err(Into::into),
-            ServiceName::Scheduler => flowork_scheduler::run(&cfg, engine, listener, token)
+            ServiceName::Scheduler => flowork_scheduler::run(&cfg, engine, Some(listener), token)
                 .await
                 .map_err(Into::into),
             other => crate::serve::start(other, cfg, listener, token).await,

@@ -16,7 +16,13 @@ use crate::service::ServiceName;
 
 /// Environment variables with the `FLOWORK_` prefix that are not config keys.
 /// (Secrets stay out of the config, so `--dump-config` can never print them.)
-const NOT_CONFIG_ENV: [&str; 4] = ["admin_password", "config", "master_key", "gateway_secret"];
+const NOT_CONFIG_ENV: [&str; 5] = [
+    "admin_password",
+    "config",
+    "master_key",
+    "gateway_secret",
+    "engine_token",
+];
 
 /// The whole configuration of every service (each reads its own section).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -87,8 +93,15 @@ pub struct GatewayConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SchedulerConfig {
-    /// Where the engine API and health listen (private). Unset: as for other services.
+    /// Where the engine API and health listen (private). Unset: as for other services, except
+    /// that an engine with a `gateway_url` then opens no port at all (DESIGN §2).
     pub listen: Option<SocketAddr>,
+    /// The gateway this engine dials out to over EngineLink (`https://gw.example.com`). Unset:
+    /// no link; the engine API is served on `listen` only.
+    pub gateway_url: Option<String>,
+    /// This engine's id at the gateway (`POST /api/v1/engines` gives it); needed with
+    /// `gateway_url`. The token comes from `FLOWORK_ENGINE_TOKEN` or `<data_dir>/engine.token`.
+    pub engine_id: Option<String>,
     /// Executions one process drives at once.
     pub concurrency: usize,
     /// How long a worker holds a job without renewing it; a dead worker's executions resume
@@ -103,10 +116,52 @@ pub struct SchedulerConfig {
     pub retention_days: u32,
 }
 
+impl SchedulerConfig {
+    /// Whether the engine opens a port: not when it dials out to a gateway and no `listen` was
+    /// asked for (the gateway is then its only way in).
+    pub fn opens_port(&self) -> bool {
+        self.listen.is_some() || self.gateway_url.is_none()
+    }
+
+    /// `gateway_url` and `engine_id` come together, and each must be usable.
+    fn validate_link(&self) -> Result<(), KitError> {
+        match (&self.gateway_url, &self.engine_id) {
+            (None, None) => Ok(()),
+            (Some(_), None) => Err(KitError::Config(
+                "scheduler.engine_id is required with scheduler.gateway_url".into(),
+            )),
+            (None, Some(_)) => Err(KitError::Config(
+                "scheduler.gateway_url is required with scheduler.engine_id".into(),
+            )),
+            (Some(url), Some(id)) => {
+                match url::Url::parse(url) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                    _ => {
+                        return Err(KitError::Config(format!(
+                            "scheduler.gateway_url = {:?}: expected http(s)://host[:port]",
+                            redact_password(url)
+                        )));
+                    }
+                }
+                // It travels as gRPC metadata, so it must be a plain visible-ASCII token.
+                let plain = |c: char| c.is_ascii_alphanumeric() || "_-.".contains(c);
+                if id.is_empty() || id.len() > 128 || !id.chars().all(plain) {
+                    return Err(KitError::Config(format!(
+                        "scheduler.engine_id = {id:?}: expected an engine id such as eng_…"
+                    )));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 impl Default for SchedulerConfig {
     fn default() -> Self {
         Self {
             listen: None,
+            gateway_url: None,
+            engine_id: None,
             concurrency: 64,
             lease_ms: 60_000,
             redis_url: None,
@@ -233,6 +288,7 @@ impl Config {
                 }
             }
         }
+        self.scheduler.validate_link()?;
         if !(60..=86_400).contains(&self.gateway.access_token_ttl_secs) {
             return Err(KitError::Config(
                 "gateway.access_token_ttl_secs must be between 60 and 86400".into(),
@@ -271,6 +327,11 @@ impl Config {
         }
     }
 
+    /// Whether `name` opens a port at all (every service but an engine that only dials out).
+    pub fn opens_port(&self, name: ServiceName) -> bool {
+        name != ServiceName::Scheduler || self.scheduler.opens_port()
+    }
+
     /// The configured address of a private service, if any.
     pub fn service_listen(&self, name: ServiceName) -> Option<SocketAddr> {
         match name {
@@ -291,6 +352,7 @@ impl Config {
         let mut shown = self.clone();
         shown.database.url = shown.database.url.as_deref().map(redact_password);
         shown.scheduler.redis_url = shown.scheduler.redis_url.as_deref().map(redact_password);
+        shown.scheduler.gateway_url = shown.scheduler.gateway_url.as_deref().map(redact_password);
         toml::to_string_pretty(&shown).map_err(|e| KitError::Config(e.to_string()))
     }
 }

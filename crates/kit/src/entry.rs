@@ -94,6 +94,29 @@ where
     F: FnOnce(Arc<Config>, TcpListener, CancellationToken) -> Fut,
     Fut: Future<Output = Result<(), BoxError>>,
 {
+    main_with(name, true, |cfg, listener, shutdown| async move {
+        match listener {
+            Some(l) => start(cfg, l, shutdown).await,
+            None => Err("no listener".into()),
+        }
+    })
+}
+
+/// As [`service_main`], for a service that may open no port ([`Config::opens_port`]): `start`
+/// then gets `None`.
+pub fn service_main_unbound<F, Fut>(name: ServiceName, start: F) -> ExitCode
+where
+    F: FnOnce(Arc<Config>, Option<TcpListener>, CancellationToken) -> Fut,
+    Fut: Future<Output = Result<(), BoxError>>,
+{
+    main_with(name, false, start)
+}
+
+fn main_with<F, Fut>(name: ServiceName, always_bind: bool, start: F) -> ExitCode
+where
+    F: FnOnce(Arc<Config>, Option<TcpListener>, CancellationToken) -> Fut,
+    Fut: Future<Output = Result<(), BoxError>>,
+{
     let bin = format!("flowork-{name}");
     let cli = ServiceCli::parse_from(
         std::env::args_os()
@@ -128,12 +151,16 @@ where
         Err(e) => return fail(&e, 1),
     };
     runtime.block_on(async move {
-        let addr = cfg
-            .service_listen(name)
-            .unwrap_or_else(|| default_addr(name));
-        let listener = match crate::net::bind(&format!("{section}.listen"), addr).await {
-            Ok(l) => l,
-            Err(e) => return fail(&e, 2),
+        let listener = if always_bind || cfg.opens_port(name) {
+            let addr = cfg
+                .service_listen(name)
+                .unwrap_or_else(|| default_addr(name));
+            match crate::net::bind(&format!("{section}.listen"), addr).await {
+                Ok(l) => Some(l),
+                Err(e) => return fail(&e, 2),
+            }
+        } else {
+            None
         };
         let shutdown = crate::shutdown::on_signal();
         match start(Arc::new(cfg), listener, shutdown).await {

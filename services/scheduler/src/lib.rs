@@ -6,12 +6,15 @@
 //! switch, merge, respond, fail, http, subworkflow); error workflows; the [`runner`] on the shared
 //! work queue (embedded or Redis) with lease renewal; [`cron`] triggers; [`webhooks`]; history
 //! [`retention`]; live [`events`]; and the engine [`api`] (workflows, runs, executions,
-//! credentials, node catalog) served on the service's own port.
+//! credentials, node catalog, webhook listing) served on the service's own port and over
+//! EngineLink to the gateway ([`link`]), with webhook [`deliveries`] deduplicated.
 
 pub mod api;
 pub mod cron;
+pub mod deliveries;
 pub mod engine;
 pub mod events;
+pub mod link;
 pub mod nodes;
 pub mod replay;
 pub mod retention;
@@ -22,4 +25,4 @@ pub mod webhooks;
 
 pub use engine::{Engine, EngineError};
 pub use runner::{Runner, StartRequest};
-pub use service::{prepare, run, start};
+pub use service::{prepare, run, serve, start};

@@ -11,6 +11,7 @@ use flowork_vault::{MASTER_KEY_ENV, MasterKey, Vault, VaultError};
 use tokio::net::TcpListener;
 
 use crate::engine::Engine;
+use crate::link::LinkSettings;
 use crate::runner::Runner;
 
 /// Where the master key lives when `FLOWORK_MASTER_KEY` is not set.
@@ -42,18 +43,38 @@ pub async fn prepare(cfg: &Config, store: Arc<dyn Store>) -> Result<Engine, Vaul
     Ok(Engine::new(store).with_vault(vault))
 }
 
-/// Serves the engine API and health on `listener` until `shutdown`, with queue workers, the
-/// cron loop and execution history retention running.
+/// Serves the engine API and health on `listener` (if any) and over EngineLink (when
+/// `scheduler.gateway_url` is set) until `shutdown`, with queue workers, the cron loop and
+/// execution history retention running.
 pub async fn run(
     cfg: &Config,
     engine: Engine,
-    listener: TcpListener,
+    listener: Option<TcpListener>,
     shutdown: CancellationToken,
 ) -> Result<(), KitError> {
+    let link = LinkSettings::from_config(cfg).await?;
+    serve(cfg, engine, listener, link, shutdown).await
+}
+
+/// As [`run`], with the link given rather than read from the config (`flowork up` registers
+/// its own local engine).
+pub async fn serve(
+    cfg: &Config,
+    engine: Engine,
+    listener: Option<TcpListener>,
+    link: Option<LinkSettings>,
+    shutdown: CancellationToken,
+) -> Result<(), KitError> {
+    if listener.is_none() && link.is_none() {
+        return Err(KitError::Config(
+            "scheduler: no listen address and no gateway_url: nothing could reach the engine"
+                .into(),
+        ));
+    }
     let store = engine.store().clone();
     // Workers start pulling at once; jobs a previous run left leased come back when their
     // lease runs out, and the engine resumes those executions from their checkpoints.
-    let runner = runner(cfg, engine, shutdown.child_token()).await?;
+    let runner = runner(cfg, engine.clone(), shutdown.child_token()).await?;
     // Every worker runs the cron loop; claims in the store make each tick fire once overall.
     crate::cron::CronScheduler::spawn(
         runner.clone(),
@@ -63,19 +84,42 @@ pub async fn run(
     crate::retention::spawn(store, cfg.scheduler.retention_days, shutdown.child_token());
     let grpc = Grpc::new();
     grpc.set_serving(ServiceName::Scheduler).await;
-    let router = crate::api::router(runner).merge(grpc.into_router());
-    server::serve(ServiceName::Scheduler, listener, router, shutdown).await
+    // One router for both ways in, so they share the webhook index and its invalidation.
+    let api = crate::api::router(runner);
+    if let Some(link) = link {
+        crate::link::spawn(link, api.clone(), &engine, grpc.health(), shutdown.clone());
+    }
+    match listener {
+        Some(l) => {
+            server::serve(
+                ServiceName::Scheduler,
+                l,
+                api.merge(grpc.into_router()),
+                shutdown,
+            )
+            .await
+        }
+        None => {
+            tracing::info!("the engine opens no port: it is reached through its gateway only");
+            shutdown.cancelled().await;
+            tracing::info!(service = %ServiceName::Scheduler, "stopped");
+            Ok(())
+        }
+    }
 }
 
-/// The standalone `flowork-scheduler`: its own store connection.
+/// The standalone `flowork-scheduler`: its own store connection. `listener` is `None` when it
+/// dials out to a gateway and no `scheduler.listen` is set.
 pub async fn start(
     cfg: Arc<Config>,
-    listener: TcpListener,
+    listener: Option<TcpListener>,
     shutdown: CancellationToken,
 ) -> Result<(), BoxError> {
+    // Read the token before touching the database, so a missing one fails fast.
+    let link = LinkSettings::from_config(&cfg).await?;
     let store = flowork_storage::open(&cfg).await?;
     let engine = prepare(&cfg, store).await?;
-    run(&cfg, engine, listener, shutdown).await?;
+    serve(&cfg, engine, listener, link, shutdown).await?;
     Ok(())
 }
 

@@ -79,6 +79,20 @@ impl WebhookIndex {
         guard.0 = Some(Instant::now());
         Ok(lookup(&guard.1, method, path))
     }
+
+    /// Every route as `(METHOD or ANY, path, target)`, by path then method.
+    pub async fn all(&self, engine: &Engine) -> Result<Vec<(String, String, Target)>, EngineError> {
+        // `find` rebuilds the index when it is stale; what it finds does not matter here.
+        self.find(engine, "GET", "").await?;
+        let guard = self.entries.read().await;
+        let mut all: Vec<_> = guard
+            .1
+            .iter()
+            .map(|((m, p), t)| (m.clone(), p.clone(), t.clone()))
+            .collect();
+        all.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+        Ok(all)
+    }
 }
 
 fn lookup(map: &Routes, method: &str, path: &str) -> Option<Target> {

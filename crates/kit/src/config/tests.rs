@@ -156,3 +156,60 @@ fn gateway_auth_settings_load_and_the_secret_is_not_config() {
     });
     assert!(err.contains("gateway.cors_origins"), "{err}");
 }
+
+#[test]
+fn an_engine_linked_to_a_gateway_opens_no_port_unless_asked() {
+    Jail::expect_with(|jail| {
+        jail.set_env("FLOWORK_ENGINE_TOKEN", "fke_a token that is no config key");
+        jail.set_env("FLOWORK_SCHEDULER__GATEWAY_URL", "https://gw.example.com");
+        jail.set_env("FLOWORK_SCHEDULER__ENGINE_ID", "eng_01J0ABC");
+        let cfg = Config::load(None, none()).expect("valid");
+        assert_eq!(cfg.scheduler.engine_id.as_deref(), Some("eng_01J0ABC"));
+        assert!(
+            !cfg.opens_port(ServiceName::Scheduler),
+            "dials out, listens nowhere"
+        );
+        assert!(cfg.opens_port(ServiceName::Store));
+        jail.set_env("FLOWORK_SCHEDULER__LISTEN", "127.0.0.1:7100");
+        let cfg = Config::load(None, none()).expect("valid");
+        assert!(
+            cfg.opens_port(ServiceName::Scheduler),
+            "an explicit listen still listens"
+        );
+        Ok(())
+    });
+    assert!(Config::default().opens_port(ServiceName::Scheduler));
+}
+
+#[test]
+fn the_gateway_link_settings_are_checked() {
+    let err = load_err(|j| {
+        j.set_env("FLOWORK_SCHEDULER__GATEWAY_URL", "http://127.0.0.1:8000");
+        Ok(())
+    });
+    assert!(err.contains("scheduler.engine_id is required"), "{err}");
+    let err = load_err(|j| {
+        j.set_env("FLOWORK_SCHEDULER__ENGINE_ID", "eng_1");
+        Ok(())
+    });
+    assert!(err.contains("scheduler.gateway_url is required"), "{err}");
+    for bad in ["gw.example.com", "ftp://gw.example.com", "http://"] {
+        let err = load_err(|j| {
+            j.set_env("FLOWORK_SCHEDULER__GATEWAY_URL", bad);
+            j.set_env("FLOWORK_SCHEDULER__ENGINE_ID", "eng_1");
+            Ok(())
+        });
+        assert!(err.contains("scheduler.gateway_url"), "{bad}: {err}");
+    }
+    let err = load_err(|j| {
+        j.set_env("FLOWORK_SCHEDULER__GATEWAY_URL", "http://127.0.0.1:8000");
+        j.set_env("FLOWORK_SCHEDULER__ENGINE_ID", "eng 1\n");
+        Ok(())
+    });
+    assert!(err.contains("scheduler.engine_id"), "{err}");
+    let mut cfg = Config::default();
+    cfg.scheduler.gateway_url = Some("https://engine:s3cret@gw.example.com".into());
+    cfg.scheduler.engine_id = Some("eng_1".into());
+    let dumped = cfg.dump().expect("dump");
+    assert!(!dumped.contains("s3cret"), "{dumped}");
+}

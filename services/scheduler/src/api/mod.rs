@@ -8,6 +8,7 @@ mod executions;
 mod input;
 mod nodes;
 mod views;
+mod webhook_list;
 mod webhooks;
 mod workflows;
 
@@ -45,7 +46,8 @@ pub use views::{ExecutionView, NodeRunView, WorkflowView};
         (name = "workflows", description = "Create, read, update and delete workflows; run them"),
         (name = "executions", description = "Execution history with every node run"),
         (name = "nodes", description = "The node catalog with parameter schemas"),
-        (name = "credentials", description = "Write-only secrets, sealed in the vault")
+        (name = "credentials", description = "Write-only secrets, sealed in the vault"),
+        (name = "webhooks", description = "The webhook triggers of active workflows")
     )
 )]
 struct ApiDoc;
@@ -72,6 +74,7 @@ fn routes() -> OpenApiRouter<ApiState> {
             credentials::delete
         ))
         .routes(routes!(nodes::list))
+        .routes(routes!(webhook_list::list))
 }
 
 /// Starts an execution on its own task: if the client hangs up, axum drops the handler, and a
@@ -91,13 +94,18 @@ pub(crate) async fn start_detached(
 
 /// The engine's routes (`/api/v1/...`) plus `/api/openapi.json`.
 pub fn router(runner: Runner) -> axum::Router {
+    let store = runner.engine().store().clone();
     let state = ApiState {
         runner,
         webhooks: Arc::default(),
     };
     let (router, doc) = routes().split_for_parts();
-    let webhook =
-        any(webhooks::receive).layer(axum::extract::DefaultBodyLimit::max(webhooks::MAX_BODY));
+    let webhook = any(webhooks::receive)
+        .layer(axum::extract::DefaultBodyLimit::max(webhooks::MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            store,
+            crate::deliveries::dedupe,
+        ));
     router
         .route("/webhook/{*path}", webhook)
         .with_state(state)
