@@ -82,6 +82,10 @@ pub trait KvStore: Send + Sync {
     async fn kv_delete(&self, namespace: &str, key: &str) -> Result<bool>;
     /// Keys starting with `prefix`, in key order.
     async fn kv_list(&self, namespace: &str, prefix: &str) -> Result<Vec<KvEntry>>;
+    /// Deletes up to `limit` entries of `namespace` last written before `before`; returns how
+    /// many. For claims that only matter for a while (cron ticks, deliveries, child starts).
+    async fn kv_delete_before(&self, namespace: &str, before: Timestamp, limit: u32)
+    -> Result<u64>;
 }
 
 /// The embedded durable queue: at-least-once delivery with leases that expire, so a dead

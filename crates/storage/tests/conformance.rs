@@ -70,6 +70,7 @@ conformance! {
     records::credentials_crud,
     records::users_crud,
     records::kv_versions_and_expectations,
+    records::kv_delete_before_prunes_old_entries,
     records::kv_concurrent_cas,
     queue::queue_lease_ack_nack,
     queue::queue_delay_and_nack_delay,

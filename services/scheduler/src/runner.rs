@@ -28,6 +28,7 @@ mod failure;
 mod start;
 mod worker;
 
+pub(crate) use children::NAMESPACE as CLAIMS;
 pub use children::{MAX_DEPTH, SUBWORKFLOW_TRIGGER};
 pub use failure::ERROR_TRIGGER;
 

@@ -223,3 +223,38 @@ async fn spawn_is_off_for_0_days_and_stops_on_shutdown() {
         .expect("stops promptly")
         .expect("no panic");
 }
+
+#[tokio::test]
+async fn a_pass_also_drops_claims_as_old_as_the_history() {
+    let h = harness().await;
+    let s = &h.store;
+    for ns in ["executions", "deliveries", "other"] {
+        s.kv_put(ns, "k", b"v".to_vec(), flowork_storage::Expect::Any)
+            .await
+            .expect("claim");
+    }
+    // As of 31 days from now, with 30 days of history, today's claims are a day too old.
+    let later = Timestamp(Timestamp::now().millis() + 31 * DAY.as_millis() as i64);
+    retention::pass(s.as_ref(), later, 30).await.expect("pass");
+    for ns in ["executions", "deliveries"] {
+        assert!(
+            s.kv_get(ns, "k").await.expect("get").is_none(),
+            "{ns} claim kept"
+        );
+    }
+    assert!(
+        s.kv_get("other", "k").await.expect("get").is_some(),
+        "not retention's to drop"
+    );
+    // With 40 days of history they are recent: nothing goes.
+    s.kv_put(
+        "executions",
+        "k",
+        b"v".to_vec(),
+        flowork_storage::Expect::Any,
+    )
+    .await
+    .expect("claim");
+    retention::pass(s.as_ref(), later, 40).await.expect("pass");
+    assert!(s.kv_get("executions", "k").await.expect("get").is_some());
+}

@@ -260,6 +260,21 @@ impl pb::store_server::Store for StoreService {
         })
     }
 
+    async fn kv_delete_before(
+        &self,
+        req: Request<pb::KvDeleteBeforeRequest>,
+    ) -> Reply<pb::CountResponse> {
+        let req = req.into_inner();
+        let ns = name("namespace", req.namespace)?;
+        let before = convert::timestamp("before", req.before)?;
+        if req.limit == 0 {
+            return Err(Invalid::new("limit", "must be at least 1").into());
+        }
+        ok(pb::CountResponse {
+            count: self.store.kv_delete_before(&ns, before, req.limit).await?,
+        })
+    }
+
     async fn kv_list(&self, req: Request<pb::KvListRequest>) -> Reply<pb::KvEntryList> {
         let req = req.into_inner();
         let ns = name("namespace", req.namespace)?;

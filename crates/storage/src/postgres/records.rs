@@ -1,6 +1,7 @@
 //! Credentials, key/value pairs and users on Postgres.
 
 use async_trait::async_trait;
+use flowork_model::Timestamp;
 
 use super::rows::{self, CREDENTIAL_COLS, KV_COLS, USER_COLS};
 use super::{PgStore, db_err, now};
@@ -170,6 +171,24 @@ impl KvStore for PgStore {
             .await
             .map_err(db_err)?;
         found.iter().map(rows::kv).collect()
+    }
+
+    async fn kv_delete_before(
+        &self,
+        namespace: &str,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<u64> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "DELETE FROM kv WHERE (namespace, key) IN (
+                   SELECT namespace, key FROM kv WHERE namespace = $1 AND updated_at < $2
+                   LIMIT $3 FOR UPDATE SKIP LOCKED)",
+                &[&namespace, &before.millis(), &i64::from(limit)],
+            )
+            .await
+            .map_err(db_err)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Credentials, key/value pairs and users on SQLite.
 
 use async_trait::async_trait;
+use flowork_model::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
 use super::rows::{self, CREDENTIAL_COLS, KV_COLS, USER_COLS};
@@ -179,6 +180,26 @@ impl KvStore for SqliteStore {
             st.query_map([&ns, &prefix], rows::kv)
                 .and_then(|it| it.collect())
                 .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn kv_delete_before(
+        &self,
+        namespace: &str,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<u64> {
+        let ns = namespace.to_owned();
+        self.write(move |c| {
+            let n = c
+                .prepare_cached(
+                    "DELETE FROM kv WHERE rowid IN (
+                       SELECT rowid FROM kv WHERE namespace = ?1 AND updated_at < ?2 LIMIT ?3)",
+                )
+                .and_then(|mut st| st.execute(params![ns, before.millis(), i64::from(limit)]))
+                .map_err(db_err)?;
+            Ok(n as u64)
         })
         .await
     }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use flowork_model::{CredentialId, Role, UserId};
+use flowork_model::{CredentialId, Role, Timestamp, UserId};
 use flowork_storage::{Expect, NewCredential, NewUser, StorageError, Store};
 
 use crate::assert_err;
@@ -235,4 +235,37 @@ pub async fn kv_concurrent_cas(fx: &Fixture) {
     let n = u64::from_le_bytes(e.value.as_slice().try_into().expect("8 bytes"));
     assert_eq!(n, TASKS * EACH, "no lost update");
     assert_eq!(e.version, TASKS * EACH, "one version per successful write");
+}
+
+/// Old entries of one namespace go, in batches; newer ones and other namespaces stay.
+pub async fn kv_delete_before_prunes_old_entries(fx: &Fixture) {
+    let s = &fx.store;
+    for key in ["a", "b", "c"] {
+        s.kv_put("old", key, b"1".to_vec(), Expect::Any)
+            .await
+            .expect("put");
+    }
+    s.kv_put("other", "a", b"1".to_vec(), Expect::Any)
+        .await
+        .expect("put");
+    fx.exec_sql("UPDATE kv SET updated_at = 1000").await;
+    s.kv_put("old", "fresh", b"1".to_vec(), Expect::Any)
+        .await
+        .expect("put");
+    let cutoff = Timestamp(5000);
+    assert_eq!(
+        s.kv_delete_before("old", cutoff, 2).await.expect("batch"),
+        2
+    );
+    assert_eq!(s.kv_delete_before("old", cutoff, 2).await.expect("rest"), 1);
+    assert_eq!(s.kv_delete_before("old", cutoff, 2).await.expect("none"), 0);
+    let left: Vec<_> = s
+        .kv_list("old", "")
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    assert_eq!(left, ["fresh"]);
+    assert_eq!(s.kv_list("other", "").await.expect("other").len(), 1);
 }

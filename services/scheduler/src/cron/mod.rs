@@ -192,9 +192,11 @@ impl CronScheduler {
         let store = self.runner.engine().store();
         let cutoff = minus(now, self.config.retention);
         let mut deleted = 0;
-        for entry in store.kv_list(NAMESPACE, "").await? {
-            if entry.updated_at < cutoff && store.kv_delete(NAMESPACE, &entry.key).await? {
-                deleted += 1;
+        loop {
+            let n = store.kv_delete_before(NAMESPACE, cutoff, 1000).await?;
+            deleted += n as usize;
+            if n < 1000 {
+                break;
             }
         }
         if deleted > 0 {

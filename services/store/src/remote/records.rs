@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use flowork_model::Timestamp;
 use flowork_proto::v1 as pb;
 use flowork_storage::{
     Credential, CredentialStore, Expect, Job, KvEntry, KvStore, NewCredential, NewUser, QueueStore,
@@ -104,6 +105,24 @@ impl KvStore for RemoteStore {
             self.client().kv_list(req).await.answer()?.entries,
             from::kv_entry,
         )
+    }
+
+    async fn kv_delete_before(
+        &self,
+        namespace: &str,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<u64> {
+        // As in delete_finished_before: what the service refuses matches nothing locally.
+        if limit == 0 || before.millis() <= 0 {
+            return Ok(0);
+        }
+        let req = pb::KvDeleteBeforeRequest {
+            namespace: namespace.to_owned(),
+            before: before.millis(),
+            limit,
+        };
+        Ok(self.client().kv_delete_before(req).await.answer()?.count)
     }
 }
 
