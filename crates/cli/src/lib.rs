@@ -1,6 +1,7 @@
 //! The `flowork` command line as a library: the binary is one call to [`main`], and tests start
 //! the whole stack in-process with [`up::launch`].
 
+pub mod local_engine;
 pub mod serve;
 pub mod up;
 

@@ -82,6 +82,8 @@ pub struct Stack {
     pub admin: AdminBootstrap,
     /// Where each private service listens (ephemeral loopback ports unless configured).
     pub services: Vec<(ServiceName, SocketAddr)>,
+    /// The local engine's id at the gateway (registered on first run; linked over EngineLink).
+    pub engine_id: flowork_model::EngineId,
     tasks: JoinSet<(ServiceName, Result<(), BoxError>)>,
     shutdown: CancellationToken,
 }
@@ -125,6 +127,27 @@ pub async fn launch(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<Sta
     let admin = flowork_gateway::bootstrap_admin(store.as_ref())
         .await
         .map_err(|e| launch_err(1)(e.into()))?;
+    // A token file others can read stops start-up here (exit 2); other failures are the store's.
+    let local = crate::local_engine::ensure(accounts.as_ref(), &cfg.data_dir)
+        .await
+        .map_err(|e| {
+            let code = if e.is::<flowork_kit::KitError>() {
+                2
+            } else {
+                1
+            };
+            launch_err(code)(e)
+        })?;
+    if cfg.scheduler.gateway_url.is_some() {
+        tracing::warn!(
+            "scheduler.gateway_url is ignored by flowork up: its engine links to its own gateway"
+        );
+    }
+    let link = flowork_scheduler::link::LinkSettings {
+        gateway_url: format!("http://{}", dial_addr(gateway_addr)),
+        engine_id: local.id.to_string(),
+        token: local.token,
+    };
     // Opens the vault: a master key that does not fit the stored credentials stops start-up here.
     let engine = flowork_scheduler::prepare(&cfg, store.clone())
         .await
@@ -133,6 +156,7 @@ pub async fn launch(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<Sta
         cfg: &cfg,
         store: &store,
         engine: &engine,
+        link: &link,
         shutdown: &shutdown,
     };
 
@@ -163,9 +187,22 @@ pub async fn launch(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<Sta
         backend: store.backend(),
         admin,
         services,
+        engine_id: local.id,
         tasks,
         shutdown,
     })
+}
+
+/// Where to reach a listener bound to `addr`: an unspecified IP (`0.0.0.0`) means loopback.
+fn dial_addr(addr: SocketAddr) -> SocketAddr {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    addr
 }
 
 /// What the services of one stack share.
@@ -173,6 +210,8 @@ struct Shared<'a> {
     cfg: &'a Arc<Config>,
     store: &'a Arc<dyn flowork_storage::Store>,
     engine: &'a flowork_scheduler::Engine,
+    /// How the engine links to this stack's gateway.
+    link: &'a flowork_scheduler::link::LinkSettings,
     shutdown: &'a CancellationToken,
 }
 
@@ -197,15 +236,19 @@ fn spawn_service(
         shared.shutdown.clone(),
     );
     let engine = shared.engine.clone();
+    let link = shared.link.clone();
     tasks.spawn(async move {
         let res = match name {
             // Under `flowork up` the store and the engine share the process's one store.
             ServiceName::Store => flowork_store::run(store, listener, token)
                 .await
                 .map_err(Into::into),
-            ServiceName::Scheduler => flowork_scheduler::run(&cfg, engine, Some(listener), token)
-                .await
-                .map_err(Into::into),
+            // The engine API on loopback (health probes, local tools) and over EngineLink.
+            ServiceName::Scheduler => {
+                flowork_scheduler::serve(&cfg, engine, Some(listener), Some(link), token)
+                    .await
+                    .map_err(Into::into)
+            }
             other => crate::serve::start(other, cfg, listener, token).await,
         };
         (name, res)
@@ -257,13 +300,18 @@ fn banner(cfg: &Config, stack: &Stack, took: Duration) {
         "  URL:      http://{}  (health: /healthz, API docs: /api/openapi.json)",
         stack.gateway_addr
     );
+    let gw = format!("http://{}", dial_addr(stack.gateway_addr));
+    let id = &stack.engine_id;
+    println!("  Engine:   {id}  (this machine's engine, linked to the gateway)");
+    println!("            workflows: {gw}/api/v1/engines/{id}/workflows");
+    println!("            webhooks:  {gw}/webhook/{id}/<path>");
     if let Some((_, engine)) = stack
         .services
         .iter()
         .find(|(n, _)| *n == ServiceName::Scheduler)
     {
-        // Loopback only; the gateway forwards /api/v1/engines/{id}/... here once EngineLink lands.
-        println!("  Engine:   http://{engine}/api/v1  (API docs: /api/openapi.json)");
+        // Loopback only, without auth: for health probes and tools on this machine.
+        println!("  Engine API (loopback): http://{engine}/api/v1  (API docs: /api/openapi.json)");
     }
     println!("  Data dir: {}", data_dir.display());
     println!("  Database: {:?}", stack.backend);

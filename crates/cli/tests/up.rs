@@ -91,6 +91,17 @@ impl Up {
     }
 }
 
+/// The local engine's id, from the banner's `Engine:` line.
+fn engine_id(up: &Up) -> String {
+    up.banner
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("Engine:"))
+        .and_then(|l| l.split_whitespace().next())
+        .filter(|id| id.starts_with("eng_"))
+        .unwrap_or_else(|| panic!("no engine id in {:?}", up.banner))
+        .to_owned()
+}
+
 async fn healthz(url: &str) -> (u16, Value) {
     let res = reqwest::get(format!("{url}/healthz"))
         .await
@@ -117,10 +128,18 @@ async fn up_serves_health_stops_on_ctrl_c_and_keeps_its_data() {
     let engine = up
         .banner
         .iter()
-        .find_map(|l| l.trim().strip_prefix("Engine:"))
+        .find_map(|l| l.trim().strip_prefix("Engine API (loopback):"))
         .and_then(|l| l.split_whitespace().next())
         .expect("the banner names the engine API")
         .to_owned();
+    let first_engine = engine_id(&up);
+    let first_banner = up.banner.join("\n");
+    let text = &first_banner;
+    assert!(
+        text.contains(&format!("{}/api/v1/engines/{first_engine}/workflows", up.url))
+            && text.contains(&format!("{}/webhook/{first_engine}/", up.url)),
+        "{text}"
+    );
     let nodes = reqwest::get(format!("{engine}/nodes"))
         .await
         .expect("GET nodes");
@@ -165,13 +184,32 @@ async fn up_serves_health_stops_on_ctrl_c_and_keeps_its_data() {
         "the vault key is created on first run"
     );
 
-    // Same data dir: the admin from the first run is still there, so no new password.
+    let token_file = std::path::Path::new(data).join("engine.token");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&token_file)
+            .expect("engine.token")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the engine token is private");
+    }
+    let token = std::fs::read_to_string(&token_file).expect("token");
+    assert!(
+        !first_banner.contains(token.trim()),
+        "the engine token is never printed"
+    );
+
+    // Same data dir: the admin from the first run is still there, so no new password, and the
+    // same local engine (with the same token) links again.
     let again = start(flowork(&["up", "--data-dir", data, "--port", "0"]));
     assert!(
         !again.banner.iter().any(|l| l.contains("Login:")),
         "{:?}",
         again.banner
     );
+    assert_eq!(engine_id(&again), first_engine, "registered once");
+    assert_eq!(std::fs::read_to_string(&token_file).expect("token"), token);
     assert_eq!(healthz(&again.url).await.0, 200);
     again.stop();
 }
