@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::UserStore;
 use crate::error::Result;
 use crate::types::User;
+use crate::webhook_buffer::WebhookBufferStore;
 
 /// An API key as stored and listed: no secret, no hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,7 +90,7 @@ pub enum RefreshOutcome {
 
 /// Refresh tokens, API keys and engines (plus the user queries the gateway needs).
 #[async_trait]
-pub trait AccountStore: UserStore {
+pub trait AccountStore: UserStore + WebhookBufferStore {
     async fn get_user(&self, id: UserId) -> Result<User>;
     /// Every user, in id (creation) order.
     async fn list_users(&self) -> Result<Vec<User>>;

@@ -16,6 +16,7 @@ mod postgres;
 mod problem;
 mod sqlite;
 mod types;
+mod webhook_buffer;
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ pub use error::{Result, StorageError};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use types::*;
+pub use webhook_buffer::{NewWebhookDelivery, WebhookBufferStore, WebhookDelivery};
 
 /// Opens the store named by `url` (`sqlite://<path>` or `postgres://...`) and migrates it.
 ///

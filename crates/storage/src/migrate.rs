@@ -33,6 +33,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     2 => "0002_node_run_port",
     3 => "0003_executions_by_finished",
     4 => "0004_accounts",
+    5 => "0005_webhook_buffer",
 );
 
 /// The Postgres migrations, in order.
@@ -41,6 +42,7 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     2 => "0002_node_run_port",
     3 => "0003_executions_by_finished",
     4 => "0004_accounts",
+    5 => "0005_webhook_buffer",
 );
 
 const SQLITE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

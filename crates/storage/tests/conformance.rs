@@ -20,6 +20,8 @@ mod node_runs;
 mod queue;
 #[path = "conformance/records.rs"]
 mod records;
+#[path = "conformance/webhook_buffer.rs"]
+mod webhook_buffer;
 #[path = "conformance/workflows.rs"]
 mod workflows;
 
@@ -85,6 +87,7 @@ conformance! {
     accounts::refresh_concurrent_rotation_has_one_winner,
     accounts::api_keys_lifecycle,
     accounts::engines_are_owned,
+    webhook_buffer::webhook_buffer_orders_and_forgets,
 }
 
 /// Opening: backend dispatch and configuration errors (not per backend: they need no database).

@@ -9,6 +9,7 @@ mod executions;
 mod queue;
 mod records;
 mod rows;
+mod webhook_buffer;
 mod workflows;
 
 use std::time::Duration;

@@ -16,6 +16,7 @@ mod executions;
 mod queue;
 mod records;
 mod rows;
+mod webhook_buffer;
 mod workflows;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
