@@ -5,7 +5,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::{Json, Router};
 use flowork_kit::Problem;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -18,6 +18,7 @@ use utoipa_axum::routes;
 
 use crate::auth::{Caller, handlers, require_auth};
 use crate::input::MAX_BODY;
+use crate::link::{events, forward, webhooks};
 use crate::{Gateway, api_keys, engines, health, users};
 
 #[derive(OpenApi)]
@@ -29,8 +30,12 @@ use crate::{Gateway, api_keys, engines, health, users};
         (name = "auth", description = "Log in, refresh, log out"),
         (name = "users", description = "Accounts (admins only)"),
         (name = "api-keys", description = "Long-lived credentials for scripts"),
-        (name = "engines", description = "Engines that dial in over EngineLink")
-    )
+        (name = "engines", description = "Engines that dial in over EngineLink"),
+        (name = "engine-api", description = "An engine's own API (workflows, executions, credentials, ...), \
+            forwarded over EngineLink: `ANY /api/v1/engines/{id}/{rest}` reaches the engine's `/api/v1/{rest}`"),
+        (name = "webhooks", description = "Public webhooks, buffered while the engine is offline")
+    ),
+    paths(forward::forward_doc, webhooks::receive)
 )]
 struct ApiDoc;
 
@@ -63,6 +68,7 @@ fn protected_routes() -> OpenApiRouter<Gateway> {
         .routes(routes!(engines::create, engines::list))
         .routes(routes!(engines::get, engines::delete))
         .routes(routes!(engines::rotate_token))
+        .routes(routes!(events::follow))
 }
 
 /// The OpenAPI document, for the drift check and clients.
@@ -75,6 +81,11 @@ pub(crate) fn router(gw: Gateway) -> Router {
     let (public, mut doc) = public_routes().split_for_parts();
     let (protected, protected_doc) = protected_routes().split_for_parts();
     doc.merge(protected_doc);
+    // Webhooks take any method (the document shows POST).
+    let public = public.route("/webhook/{engine_id}/{*path}", any(webhooks::receive));
+    // Any method, any path under an engine the gateway does not serve itself (documented once,
+    // by `forward_doc`). The param is `{id}` like the engine routes it sits beside.
+    let protected = protected.route("/api/v1/engines/{id}/{*rest}", any(forward::forward));
     let auth = middleware::from_fn_with_state(gw.clone(), require_auth);
     let mut protected = protected.route_layer(auth.clone());
     let metrics = get(flowork_kit::telemetry::metrics_handler);

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use flowork_model::{EngineId, UserId};
-use flowork_storage::{Engine, NewEngine, StorageError};
+use flowork_storage::{AccountStore, Engine, NewEngine, StorageError};
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -99,7 +99,7 @@ impl Gateway {
     }
 
     /// The engine `id` if `owner` owns it; NotFound otherwise (whether or not it exists).
-    async fn owned_engine(&self, owner: UserId, id: EngineId) -> Result<Engine> {
+    pub(crate) async fn owned_engine(&self, owner: UserId, id: EngineId) -> Result<Engine> {
         match self.accounts.get_engine(id).await {
             Ok(e) if e.owner_id == owner => Ok(e),
             Ok(_) | Err(StorageError::NotFound { .. }) => {
@@ -112,17 +112,26 @@ impl Gateway {
     /// Checks an engine's EngineLink credentials: the engine (with its owner) when `token` is
     /// its current token. Unknown engine and wrong token are the same 401.
     pub async fn verify_engine(&self, id: EngineId, token: &str) -> Result<Engine> {
-        let denied = || GatewayError::Unauthenticated("unknown engine or wrong engine token");
-        let (engine, hash) = match self.accounts.get_engine_token_hash(id).await {
-            Ok(found) => found,
-            Err(StorageError::NotFound { .. }) => return Err(denied()),
-            Err(e) => return Err(e.into()),
-        };
-        if tokens::matches(token, &hash) {
-            Ok(engine)
-        } else {
-            Err(denied())
-        }
+        verify_engine_token(self.accounts.as_ref(), id, token).await
+    }
+}
+
+/// [`Gateway::verify_engine`] over an account store (the EngineLink hub checks engines with it).
+pub(crate) async fn verify_engine_token(
+    accounts: &dyn AccountStore,
+    id: EngineId,
+    token: &str,
+) -> Result<Engine> {
+    let denied = || GatewayError::Unauthenticated("unknown engine or wrong engine token");
+    let (engine, hash) = match accounts.get_engine_token_hash(id).await {
+        Ok(found) => found,
+        Err(StorageError::NotFound { .. }) => return Err(denied()),
+        Err(e) => return Err(e.into()),
+    };
+    if tokens::matches(token, &hash) {
+        Ok(engine)
+    } else {
+        Err(denied())
     }
 }
 

@@ -1,8 +1,10 @@
 //! The gateway: Flowork's public edge (DESIGN §3).
 //!
-//! Built so far: `/healthz`, `/readyz`, `/metrics`, the first-run admin account, and the
-//! gateway's own REST API (auth, users, API keys, engines; `api`). Public webhooks and the
-//! EngineLink broker come with the rest of issue #4.
+//! `/healthz`, `/readyz`, `/metrics`, the first-run admin account, the gateway's own REST API
+//! (auth, users, API keys, engines; `api`), and EngineLink (`link`) on the same port: engines
+//! dial in, their API is forwarded under `/api/v1/engines/{id}/...`, public webhooks under
+//! `/webhook/{engine_id}/...` (buffered durably while the engine is away), live execution
+//! events as SSE.
 
 mod admin;
 pub mod api;
@@ -13,6 +15,7 @@ mod error;
 mod health;
 mod input;
 mod keyfile;
+mod link;
 mod users;
 
 use std::sync::Arc;
@@ -32,6 +35,7 @@ pub use auth::{Caller, LoginLimits, Via};
 pub use engines::{EnginePresence, NoPresence};
 pub use error::GatewayError;
 pub use keyfile::{GATEWAY_SECRET_ENV, KEY_FILE};
+pub use link::LinkSettings;
 
 /// How often expired refresh tokens are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
@@ -48,6 +52,8 @@ pub struct Gateway {
     auth: Arc<auth::Auth>,
     login_limits: Arc<auth::LoginLimiters>,
     presence: Arc<dyn EnginePresence>,
+    /// The EngineLink hub and what the gateway tracks about linked engines.
+    link: Arc<link::Link>,
 }
 
 impl Gateway {
@@ -67,19 +73,36 @@ impl Gateway {
             Duration::from_secs(g.access_token_ttl_secs),
             Duration::from_secs(g.refresh_token_ttl_secs),
         );
+        let link = Arc::new(link::Link::new(LinkSettings::default(), accounts.clone()));
         Ok(Self {
             store,
+            presence: Arc::new(link::HubPresence(link.hub.clone())),
+            link,
             accounts,
             probes: Arc::new(probes),
             public_metrics: g.public_metrics,
             cors_origins: Arc::new(g.cors_origins.clone()),
             auth: Arc::new(auth),
             login_limits: Arc::new(auth::LoginLimiters::new(LoginLimits::default())),
-            presence: Arc::new(NoPresence),
         })
     }
 
-    /// Answers `online` in engine listings from `presence` (the EngineLink broker).
+    /// Replaces the EngineLink settings (timeouts, webhook buffer limits; tests shorten them).
+    /// Call before serving: it starts a fresh hub.
+    pub fn with_link_settings(mut self, settings: LinkSettings) -> Self {
+        let link = Arc::new(link::Link::new(settings, self.accounts.clone()));
+        self.presence = Arc::new(link::HubPresence(link.hub.clone()));
+        self.link = link;
+        self
+    }
+
+    /// The EngineLink hub engines dial into (served by [`run`] on the gateway's port).
+    pub fn hub(&self) -> &flowork_link::Hub {
+        &self.link.hub
+    }
+
+    /// Answers `online` in engine listings from `presence` instead of this gateway's hub
+    /// (several replicas would share presence).
     pub fn with_presence(mut self, presence: Arc<dyn EnginePresence>) -> Self {
         self.presence = presence;
         self
@@ -96,9 +119,10 @@ impl Gateway {
         &self.accounts
     }
 
-    /// The gateway's HTTP routes.
+    /// The gateway's HTTP routes, and the EngineLink gRPC service beside them.
     pub fn router(self) -> Router {
-        api::router(self)
+        let grpc = self.link.grpc_routes();
+        api::router(self).merge(grpc)
     }
 
     /// Deletes expired refresh tokens every hour until `shutdown`.
@@ -124,6 +148,15 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), KitError> {
     tokio::spawn(gw.clone().purge_loop(shutdown.clone()));
+    let presence = gw.link.hub.presence();
+    tokio::spawn(gw.clone().watch_links(presence, shutdown.clone()));
+    let hub = gw.link.hub.clone();
+    let closing = shutdown.clone();
+    // Linked engines hold their stream open; end the links so the server can drain.
+    tokio::spawn(async move {
+        closing.cancelled().await;
+        hub.close();
+    });
     flowork_kit::server::serve(ServiceName::Gateway, listener, gw.router(), shutdown).await
 }
 

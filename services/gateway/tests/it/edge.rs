@@ -23,7 +23,12 @@ fn protected() -> Vec<(Method, String)> {
                 &eng
             };
             let method = method.to_uppercase().parse().expect("method");
-            out.push((method, path.replace("{id}", id)));
+            let ex = flowork_model::ExecutionId::new().to_string();
+            let path = path
+                .replace("{id}", id)
+                .replace("{execution_id}", &ex)
+                .replace("{rest}", "workflows");
+            out.push((method, path));
         }
     }
     out
@@ -31,7 +36,7 @@ fn protected() -> Vec<(Method, String)> {
 
 pub async fn every_protected_route_needs_auth(fx: &Fixture) {
     let routes = protected();
-    assert_eq!(routes.len(), 12, "{routes:?}");
+    assert_eq!(routes.len(), 14, "{routes:?}");
     for (method, path) in routes {
         for bearer in [None, Some("garbage"), Some("fk_nope"), Some("Basic abc")] {
             let a = fx.call(method.clone(), &path, bearer, None).await;

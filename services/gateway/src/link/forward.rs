@@ -1,0 +1,131 @@
+//! `ANY /api/v1/engines/{id}/{*rest}`: the engine's own API, reached through the gateway. The
+//! caller must own the engine (404 otherwise, as for the gateway's engine routes); the request
+//! goes down the link as `/api/v1/{rest}?query` with its body streamed, without the caller's
+//! credentials but with who they are.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{Method, Uri};
+use axum::response::{IntoResponse, Response};
+use flowork_link::LinkError;
+use flowork_model::EngineId;
+use tokio::time::Instant;
+
+use super::{headers, link_id};
+use crate::Gateway;
+use crate::auth::Caller;
+use crate::error::{GatewayError, Result};
+use crate::input;
+
+const PREFIX: &str = "/api/v1/engines/";
+
+/// Documents forwarding (one generic route stands for the engine's whole API).
+#[utoipa::path(get, path = "/api/v1/engines/{id}/{rest}", tag = "engine-api",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Engine id (eng_...)"),
+        ("rest" = String, Path, description = "The engine API path after /api/v1/, e.g. `workflows` \
+            or `executions/{id}`; the query string is passed on")),
+    responses((status = 200, description = "The engine's answer, passed through (any status)"),
+        (status = 400, description = "Not an engine id"), (status = 401),
+        (status = 404, description = "No such engine, or not the caller's"),
+        (status = 503, description = "The engine is offline or busy; see Retry-After"),
+        (status = 504, description = "The engine did not answer in time")))]
+#[allow(dead_code)] // documentation only; `forward` serves every method
+pub(crate) async fn forward_doc() {}
+
+/// Forwards any method to the caller's engine.
+pub(crate) async fn forward(State(gw): State<Gateway>, caller: Caller, req: Request) -> Response {
+    match forward_inner(&gw, caller, req).await {
+        Ok(res) => res,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Why a forward failed: the gateway's own checks, or the link.
+pub(crate) enum Failed {
+    Gateway(GatewayError),
+    Link(LinkError),
+}
+
+impl From<GatewayError> for Failed {
+    fn from(e: GatewayError) -> Self {
+        Self::Gateway(e)
+    }
+}
+
+impl IntoResponse for Failed {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Gateway(e) => e.into_response(),
+            Self::Link(e) => e.into_response(),
+        }
+    }
+}
+
+async fn forward_inner(gw: &Gateway, caller: Caller, req: Request) -> Result<Response, Failed> {
+    let (mut parts, body) = req.into_parts();
+    let (id, rest) = split(parts.uri.path())?;
+    let engine = gw.owned_engine(caller.user_id, id).await?;
+    let target = match parts.uri.query() {
+        Some(q) => format!("/api/v1/{rest}?{q}"),
+        None => format!("/api/v1/{rest}"),
+    };
+    let changes_webhooks = rest.starts_with("workflows")
+        && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    parts.uri = engine_uri(&target)?;
+    headers::for_api(&mut parts.headers, &caller);
+    let req = Request::from_parts(parts, body);
+    let res = gw
+        .send_to_engine(engine.id, req)
+        .await
+        .map_err(Failed::Link)?;
+    if changes_webhooks && res.status().is_success() {
+        // A workflow was saved, activated or deleted: its webhooks may have changed.
+        tokio::spawn(gw.clone().refresh_routes(engine.id));
+    }
+    Ok(res)
+}
+
+/// `(engine id, rest)` from the raw path, `rest` still percent-encoded as the caller sent it.
+fn split(path: &str) -> Result<(EngineId, String)> {
+    let tail = path.strip_prefix(PREFIX).unwrap_or_default();
+    let (raw_id, rest) = tail.split_once('/').unwrap_or((tail, ""));
+    let id = input::id(raw_id, "id")?;
+    if rest.is_empty() {
+        return Err(GatewayError::not_found("route", path));
+    }
+    Ok((id, rest.to_owned()))
+}
+
+pub(crate) fn engine_uri(target: &str) -> Result<Uri> {
+    target
+        .parse()
+        .map_err(|_| GatewayError::invalid("path", "not a valid request path"))
+}
+
+impl Gateway {
+    /// Sends `req` (already addressed to the engine's own routes) down `engine`'s link, within
+    /// the forward timeout.
+    pub(crate) async fn send_to_engine(
+        &self,
+        engine: EngineId,
+        req: http::Request<Body>,
+    ) -> Result<Response, LinkError> {
+        let deadline = Instant::now() + self.link.settings.forward_timeout;
+        self.link.hub.forward(&link_id(engine), req, deadline).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_keeps_the_encoded_rest() {
+        let id = EngineId::new();
+        let (got, rest) = split(&format!("{PREFIX}{id}/workflows/a%2Fb")).expect("split");
+        assert_eq!((got, rest.as_str()), (id, "workflows/a%2Fb"));
+        assert!(split(&format!("{PREFIX}{id}/")).is_err());
+        assert!(split(&format!("{PREFIX}nope/x")).is_err());
+    }
+}

@@ -1,0 +1,82 @@
+//! Following the hub: `last_seen` on connect, on disconnect and periodically while connected;
+//! on (re)connect, the engine's webhook table is fetched and its buffered webhooks delivered;
+//! deliveries the engine could not take are retried on a tick.
+
+use flowork_kit::CancellationToken;
+use flowork_link::Presence;
+use flowork_model::{EngineId, Timestamp};
+use tokio::sync::broadcast;
+
+use crate::Gateway;
+
+impl Gateway {
+    /// Runs until `shutdown`; subscribe (`presence`) before the server accepts engines so no
+    /// connect is missed.
+    pub(crate) async fn watch_links(
+        self,
+        mut presence: broadcast::Receiver<Presence>,
+        shutdown: CancellationToken,
+    ) {
+        let mut touch = tokio::time::interval(self.link.settings.touch_interval);
+        let mut retry = tokio::time::interval(self.link.settings.retry_interval);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                msg = presence.recv() => match msg {
+                    Ok(Presence::Connected(id)) => {
+                        if let Some(engine) = parse(&id) {
+                            self.touch(engine).await;
+                            self.link.mark_backlog(engine);
+                            tokio::spawn(self.clone().on_connect(engine));
+                        }
+                    }
+                    Ok(Presence::Disconnected(id)) => {
+                        if let Some(engine) = parse(&id) {
+                            self.touch(engine).await;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        // Missed some: treat every live engine as freshly connected.
+                        for engine in self.online() {
+                            self.link.mark_backlog(engine);
+                            tokio::spawn(self.clone().on_connect(engine));
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                _ = touch.tick() => {
+                    for engine in self.online() {
+                        self.touch(engine).await;
+                    }
+                }
+                _ = retry.tick() => {
+                    for engine in self.link.backlogged() {
+                        if self.link.is_online(engine) {
+                            tokio::spawn(self.clone().drain(engine));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Learn the engine's webhooks, then hand it what waited for it.
+    async fn on_connect(self, engine: EngineId) {
+        self.clone().refresh_routes(engine).await;
+        self.drain(engine).await;
+    }
+
+    fn online(&self) -> Vec<EngineId> {
+        self.link.hub.online().iter().filter_map(parse).collect()
+    }
+
+    async fn touch(&self, engine: EngineId) {
+        if let Err(e) = self.accounts.touch_engine(engine, Timestamp::now()).await {
+            tracing::warn!(%engine, error = %e, "cannot record when the engine was seen");
+        }
+    }
+}
+
+fn parse(id: &flowork_link::EngineId) -> Option<EngineId> {
+    id.as_str().parse().ok()
+}
