@@ -118,6 +118,33 @@ impl Fixture {
             .router()
     }
 
+    /// A new gateway over the same database, opened again, and the same key: what a restarted
+    /// gateway process would be (nothing in memory survives).
+    pub async fn restarted(&self) -> Gateway {
+        let cfg = Config {
+            data_dir: self.dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let (store, accounts): (Arc<dyn Store>, Arc<dyn AccountStore>) = match &self.pg {
+            None => {
+                let path = self.dir.path().join("flowork.db");
+                let s = SqliteStore::open(path.to_str().expect("utf8"), 2)
+                    .await
+                    .expect("reopen");
+                (Arc::new(s.clone()), Arc::new(s))
+            }
+            Some((url, schema)) => {
+                let s = PgStore::connect_in_schema(url, schema, 2)
+                    .await
+                    .expect("reconnect");
+                (Arc::new(s.clone()), Arc::new(s))
+            }
+        };
+        Gateway::new(&cfg, store, accounts, Vec::new())
+            .await
+            .expect("gateway")
+    }
+
     pub async fn cleanup(self) {
         let Fixture {
             pg,

@@ -5,7 +5,9 @@ mod api_keys;
 mod auth;
 mod edge;
 mod engines;
+mod fake_engine;
 mod harness;
+mod linked;
 mod served;
 mod users;
 
@@ -15,6 +17,7 @@ mod checks {
     pub use crate::auth::*;
     pub use crate::edge::*;
     pub use crate::engines::*;
+    pub use crate::linked::*;
     pub use crate::users::*;
 }
 
@@ -38,4 +41,7 @@ both_backends! {
     user_routes_are_admin_only,
     edge_layers_and_public_routes,
     metrics_can_be_private,
+    forwarding_reaches_only_the_owners_engine,
+    webhooks_are_buffered_offline_and_delivered_in_order_once,
+    live_events_stream_as_sse,
 }
