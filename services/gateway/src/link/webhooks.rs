@@ -283,15 +283,21 @@ mod tests {
             route("/orders/new/", Some("POST"), "immediately"),
         ];
         assert_eq!(
-            lookup(&routes, "post", "orders/new").expect("found").respond,
+            lookup(&routes, "post", "orders/new")
+                .expect("found")
+                .respond,
             "immediately"
         );
         assert_eq!(
-            lookup(&routes, "GET", "orders/new/").expect("found").respond,
+            lookup(&routes, "GET", "orders/new/")
+                .expect("found")
+                .respond,
             "last_node"
         );
         assert_eq!(
-            lookup(&routes, "GET", "orders%2Fnew").expect("found").respond,
+            lookup(&routes, "GET", "orders%2Fnew")
+                .expect("found")
+                .respond,
             "last_node"
         );
         assert!(lookup(&routes, "GET", "orders").is_none());

@@ -221,11 +221,7 @@ impl Engine {
         let events = client.events();
         let stop = CancellationToken::new();
         let task = tokio::spawn(client.run(stop.clone()));
-        Engine {
-            events,
-            stop,
-            task,
-        }
+        Engine { events, stop, task }
     }
 
     pub async fn stop(self) {
