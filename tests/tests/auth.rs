@@ -67,7 +67,7 @@ async fn the_first_admin_logs_in_and_the_session_survives_a_restart() {
         &http,
         format!("{base}/api/v1/engines"),
         Some(&access),
-        json!({"name": "local"}),
+        json!({"name": "laptop"}),
     )
     .await;
     assert_eq!(status, 201, "{engine}");
