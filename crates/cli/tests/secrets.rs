@@ -133,6 +133,13 @@ async fn secrets_stay_out_of_logs_answers_and_history() {
         logs.len()
     );
     assert!(!logs.contains(SECRET), "the secret is in the logs");
+    // The local engine's token (it dialed the gateway with it the whole time) is no better.
+    let engine_token = std::fs::read_to_string(dir.path().join("data/engine.token"))
+        .expect("flowork up wrote the engine token");
+    assert!(
+        !logs.contains(engine_token.trim()),
+        "the engine token is in the logs"
+    );
     for body in &seen {
         assert!(
             !body.contains(SECRET),
