@@ -91,7 +91,7 @@ fn split(path: &str) -> Result<(EngineId, String)> {
     let tail = path.strip_prefix(PREFIX).unwrap_or_default();
     let (raw_id, rest) = tail.split_once('/').unwrap_or((tail, ""));
     let id = input::id(raw_id, "id")?;
-    if rest.is_empty() {
+    if rest.is_empty() || super::webhooks::has_dot_segment(rest) {
         return Err(GatewayError::not_found("route", path));
     }
     Ok((id, rest.to_owned()))
@@ -126,6 +126,7 @@ mod tests {
         let (got, rest) = split(&format!("{PREFIX}{id}/workflows/a%2Fb")).expect("split");
         assert_eq!((got, rest.as_str()), (id, "workflows/a%2Fb"));
         assert!(split(&format!("{PREFIX}{id}/")).is_err());
+        assert!(split(&format!("{PREFIX}{id}/workflows/../../auth/me")).is_err());
         assert!(split(&format!("{PREFIX}nope/x")).is_err());
     }
 }

@@ -84,7 +84,14 @@ pub(crate) async fn receive(State(gw): State<Gateway>, req: Request) -> Response
 fn split(path: &str) -> Option<(EngineId, String)> {
     let (id, rest) = path.strip_prefix(PREFIX)?.split_once('/')?;
     let id = id.parse().ok()?;
-    (!rest.is_empty()).then(|| (id, rest.to_owned()))
+    (!rest.is_empty() && !has_dot_segment(rest)).then(|| (id, rest.to_owned()))
+}
+
+/// Whether a raw path has a `.` or `..` segment (plain or percent-encoded). The engine's router
+/// does not resolve them, but a public path must never be able to climb out of `/webhook/`.
+pub(crate) fn has_dot_segment(raw: &str) -> bool {
+    raw.split('/')
+        .any(|seg| matches!(decode(seg).as_str(), "." | ".."))
 }
 
 /// The path as the engine matches it: percent-decoded, without surrounding slashes.
@@ -311,6 +318,8 @@ mod tests {
             Some((id, "a/b".into()))
         );
         assert_eq!(split(&format!("/webhook/{id}/")), None);
+        assert_eq!(split(&format!("/webhook/{id}/../api/v1/workflows")), None);
+        assert_eq!(split(&format!("/webhook/{id}/a/%2E%2e/b")), None);
         assert_eq!(split("/webhook/nope/a"), None);
     }
 }
