@@ -52,6 +52,13 @@ pub fn engine_router(seen: Seen) -> Router {
         .route("/api/v1/webhooks", get(list_webhooks))
         .route("/api/v1/workflows", any(workflows))
         .route("/api/v1/executions/{id}", get(execution))
+        .route(
+            "/api/v1/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "late"
+            }),
+        )
         .route("/webhook/{*path}", any(webhook))
         .with_state(seen)
 }
@@ -104,7 +111,12 @@ async fn execution(Path(id): Path<String>) -> impl IntoResponse {
     if id.ends_with("0000") {
         return (StatusCode::NOT_FOUND, Json(json!({"status": 404}))).into_response();
     }
-    Json(json!({"id": id, "workflow_id": "wf_1", "status": "running"})).into_response()
+    let status = if id.ends_with("ffff") {
+        "succeeded"
+    } else {
+        "running"
+    };
+    Json(json!({"id": id, "workflow_id": "wf_1", "status": status})).into_response()
 }
 
 async fn webhook(
@@ -144,7 +156,7 @@ pub fn settings() -> LinkSettings {
     let mut s = LinkSettings::default();
     s.hub.ping_interval = Duration::from_millis(200);
     s.hub.hello_timeout = Duration::from_secs(2);
-    s.forward_timeout = Duration::from_secs(3);
+    s.forward_timeout = Duration::from_secs(2);
     s.webhook_max_body = 1024;
     s.touch_interval = Duration::from_millis(200);
     s.retry_interval = Duration::from_millis(200);

@@ -70,6 +70,22 @@ pub async fn forwarding_reaches_only_the_owners_engine(fx: &Fixture) {
     })
     .await;
 
+    // An engine that does not answer in time: 504, after the forward timeout (2 s here).
+    let started = Instant::now();
+    let slow = served.url(&format!("/api/v1/engines/{engine}/slow"));
+    let res = http
+        .get(&slow)
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), 504);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
     // Bob cannot tell alice's engine exists; nobody gets in without credentials.
     let res = http.get(&api).bearer_auth(&bob).send().await.expect("get");
     assert_eq!(res.status(), 404);
@@ -341,6 +357,35 @@ pub async fn live_events_stream_as_sse(fx: &Fixture) {
     assert_eq!(first["node_id"], "a");
     assert_eq!(first["data"]["status"], "succeeded");
     assert!(!text.contains("late"));
+    // An execution already over: one execution_finished, then the end.
+    let done = served.url(&format!(
+        "/api/v1/engines/{engine}/executions/{}/events",
+        "ex_0190c5f4a2b37c3d8e9f00000000ffff"
+    ));
+    let res = http
+        .get(&done)
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), 200);
+    let text = tokio::time::timeout(Duration::from_secs(5), res.text())
+        .await
+        .expect("ends at once")
+        .expect("text");
+    assert!(text.contains("event: execution_finished"), "{text}");
+    assert!(text.contains(r#""status":"succeeded""#), "{text}");
+
+    // Offline: 503 at once, not a stream that never speaks.
     eng.stop().await;
+    served.wait_online(&engine.to_string(), false).await;
+    let res = http
+        .get(&url)
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().contains_key("retry-after"));
     served.stop().await;
 }
