@@ -5,14 +5,16 @@
 //! must not start the workflow twice. A middleware around the webhook handler claims the id in
 //! the store (kv namespace `deliveries`) before the handler runs, so two engine processes racing
 //! on one delivery start it once. A claim whose request failed is released, so a retry runs; a
-//! claim left `pending` by a crashed engine is taken over after [`STALE`].
+//! claim left pending by a crashed engine is taken over after [`STALE`]. Delivery is therefore
+//! at least once: an engine that dies between starting the workflow and recording the claim
+//! may see it run again.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use flowork_kit::Problem;
@@ -40,7 +42,8 @@ struct Claim {
 }
 
 /// Middleware: answers a delivery seen before with 202 `{"duplicate": true, "execution_id"?}`,
-/// and runs the handler for a new one (or a request without a delivery id).
+/// one still in progress with 503 + `Retry-After`, and runs the handler for a new one (or a
+/// request without a delivery id).
 pub(crate) async fn dedupe(
     State(store): State<Arc<dyn Store>>,
     req: Request,
@@ -60,14 +63,40 @@ pub(crate) async fn dedupe(
             .with_field(DELIVERY_HEADER)
         })?
         .to_owned();
-    if let Some(seen) = claim(store.as_ref(), &id).await? {
-        tracing::info!(delivery = %id, "duplicate webhook delivery ignored");
-        let mut body = json!({"duplicate": true});
-        if let Some(exec) = seen.execution_id {
-            body["execution_id"] = Value::String(exec);
+    match claim(store.as_ref(), &id).await? {
+        None => {}
+        Some(Claim {
+            done: true,
+            execution_id,
+        }) => {
+            tracing::info!(delivery = %id, "duplicate webhook delivery ignored");
+            let mut body = json!({"duplicate": true});
+            if let Some(exec) = execution_id {
+                body["execution_id"] = Value::String(exec);
+            }
+            return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
         }
-        return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+        // Still being served (or its engine died; the claim goes stale): answering 2xx now
+        // would make the gateway forget a delivery that may yet fail, so ask it to come back.
+        Some(_) => {
+            let mut res =
+                Problem::unavailable(format!("delivery {id} is being handled; retry shortly"))
+                    .into_response();
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            return Ok(res);
+        }
     }
+    // On its own task: if the gateway gives up on this request, the claim is still settled
+    // (recorded or released) instead of being left pending until it goes stale.
+    let settle = tokio::spawn(serve_claimed(store, id, req, next));
+    settle
+        .await
+        .map_err(|e| Problem::internal(format!("the webhook task failed: {e}")))
+}
+
+/// Runs the handler for a claimed delivery, then records it (success) or releases it (failure).
+async fn serve_claimed(store: Arc<dyn Store>, id: String, req: Request, next: Next) -> Response {
     let res = next.run(req).await;
     let status = res.status();
     // 504: a waiting webhook timed out, but its execution goes on; a retry must not start another.
@@ -75,7 +104,7 @@ pub(crate) async fn dedupe(
         if let Err(e) = store.kv_delete(NAMESPACE, &id).await {
             tracing::warn!(delivery = %id, error = %e, "could not release a failed delivery's claim");
         }
-        return Ok(res);
+        return res;
     }
     let (res, execution_id) = execution_id_of(res).await;
     let done = Claim {
@@ -85,7 +114,7 @@ pub(crate) async fn dedupe(
     if let Err(e) = put(store.as_ref(), &id, &done, Expect::Any).await {
         tracing::warn!(delivery = %id, error = %e, "could not record a delivery");
     }
-    Ok(res)
+    res
 }
 
 /// Claims `id`; `Some(claim)` if someone holds it already.

@@ -220,6 +220,31 @@ async fn a_delivery_seen_before_does_not_start_the_workflow_again() {
     assert_eq!(code, 202);
     assert!(d.get("duplicate").is_none(), "{d}");
 
+    // A delivery another request is still serving: come back later, it may yet fail.
+    let db = format!("sqlite://{}", link._dir.path().join("flowork.db").display());
+    let store = flowork_storage::connect(&db, 1)
+        .await
+        .expect("the engine's store");
+    let busy = br#"{"execution_id":null,"done":false}"#.to_vec();
+    store
+        .kv_put(
+            flowork_scheduler::deliveries::NAMESPACE,
+            "dlv_busy",
+            busy,
+            flowork_storage::Expect::Absent,
+        )
+        .await
+        .expect("claim");
+    let (code, later) = link
+        .call(
+            "POST",
+            "/webhook/paid",
+            &[("x-flowork-delivery-id", "dlv_busy")],
+            None,
+        )
+        .await;
+    assert_eq!(code, 503, "{later}");
+
     let (code, bad) = link
         .call(
             "POST",
