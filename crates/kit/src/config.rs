@@ -87,6 +87,11 @@ pub struct GatewayConfig {
     /// Origins allowed to call the API from a browser (`https://app.example`, or `*`). Empty:
     /// no CORS headers, so browsers allow same-origin calls only.
     pub cors_origins: Vec<String>,
+    /// Longest a request forwarded to an engine (API call or webhook) waits for its answer
+    /// before the caller gets 504, in seconds.
+    pub forward_timeout_secs: u64,
+    /// Largest webhook body the gateway buffers for an offline engine (413 above it).
+    pub webhook_max_body_bytes: usize,
 }
 
 /// `[scheduler]`: the engine's workers.
@@ -225,6 +230,8 @@ impl Default for GatewayConfig {
             access_token_ttl_secs: 900,
             refresh_token_ttl_secs: 30 * 86_400,
             cors_origins: Vec::new(),
+            forward_timeout_secs: 300,
+            webhook_max_body_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -298,6 +305,16 @@ impl Config {
             return Err(KitError::Config(
                 "gateway.refresh_token_ttl_secs must be at least gateway.access_token_ttl_secs"
                     .into(),
+            ));
+        }
+        if !(1..=3600).contains(&self.gateway.forward_timeout_secs) {
+            return Err(KitError::Config(
+                "gateway.forward_timeout_secs must be between 1 and 3600".into(),
+            ));
+        }
+        if !(1..=1 << 30).contains(&self.gateway.webhook_max_body_bytes) {
+            return Err(KitError::Config(
+                "gateway.webhook_max_body_bytes must be between 1 and 1073741824".into(),
             ));
         }
         if let Some(bad) =

@@ -73,7 +73,12 @@ impl Gateway {
             Duration::from_secs(g.access_token_ttl_secs),
             Duration::from_secs(g.refresh_token_ttl_secs),
         );
-        let link = Arc::new(link::Link::new(LinkSettings::default(), accounts.clone()));
+        let settings = LinkSettings {
+            forward_timeout: Duration::from_secs(g.forward_timeout_secs),
+            webhook_max_body: g.webhook_max_body_bytes,
+            ..LinkSettings::default()
+        };
+        let link = Arc::new(link::Link::new(settings, accounts.clone()));
         Ok(Self {
             store,
             presence: Arc::new(link::HubPresence(link.hub.clone())),

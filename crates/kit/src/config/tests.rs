@@ -158,6 +158,30 @@ fn gateway_auth_settings_load_and_the_secret_is_not_config() {
 }
 
 #[test]
+fn gateway_link_settings_load_and_are_bounded() {
+    Jail::expect_with(|jail| {
+        jail.set_env("FLOWORK_GATEWAY__FORWARD_TIMEOUT_SECS", "60");
+        jail.set_env("FLOWORK_GATEWAY__WEBHOOK_MAX_BODY_BYTES", "1024");
+        let cfg = Config::load(None, none()).expect("valid");
+        assert_eq!(cfg.gateway.forward_timeout_secs, 60);
+        assert_eq!(cfg.gateway.webhook_max_body_bytes, 1024);
+        Ok(())
+    });
+    assert_eq!(Config::default().gateway.forward_timeout_secs, 300);
+    for (key, value) in [
+        ("FLOWORK_GATEWAY__FORWARD_TIMEOUT_SECS", "0"),
+        ("FLOWORK_GATEWAY__WEBHOOK_MAX_BODY_BYTES", "0"),
+    ] {
+        let err = load_err(|j| {
+            j.set_env(key, value);
+            Ok(())
+        });
+        let name = key.trim_start_matches("FLOWORK_GATEWAY__").to_lowercase();
+        assert!(err.contains(&format!("gateway.{name}")), "{err}");
+    }
+}
+
+#[test]
 fn an_engine_linked_to_a_gateway_opens_no_port_unless_asked() {
     Jail::expect_with(|jail| {
         jail.set_env("FLOWORK_ENGINE_TOKEN", "fke_a token that is no config key");

@@ -60,8 +60,14 @@ impl Gateway {
         }
     }
 
-    /// Learn the engine's webhooks, then hand it what waited for it.
+    /// Learn the engine's webhooks, then hand it what waited for it. Webhooks queue behind the
+    /// buffer (marked by the caller) only if there is one, so a reconnect with nothing waiting
+    /// does not turn live webhooks into buffered ones while the table is fetched.
     async fn on_connect(self, engine: EngineId) {
+        if let Ok(0) = self.accounts.count_pending_webhooks(engine).await {
+            // A webhook buffered meanwhile spawns its own drain.
+            self.link.clear_backlog(engine);
+        }
         self.clone().refresh_routes(engine).await;
         self.drain(engine).await;
     }
