@@ -34,6 +34,17 @@ pub enum GatewayError {
     Key { origin: String, reason: String },
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The engine is offline and this request cannot wait for it (a waiting-mode webhook, or a
+    /// full webhook buffer); retry after the duration.
+    #[error("engine {engine} is offline and {why}; retry later")]
+    EngineOffline {
+        engine: String,
+        why: &'static str,
+        retry_after: Duration,
+    },
+    /// Reaching an engine over EngineLink failed (offline, busy, timeout, dropped).
+    #[error(transparent)]
+    Link(#[from] flowork_link::LinkError),
     /// A bug or a failed background task; details are logged, not answered.
     #[error("internal error: {0}")]
     Internal(String),
@@ -82,6 +93,10 @@ impl GatewayError {
                     Problem::unavailable("the store is unavailable; see the gateway log")
                 }
             },
+            Self::EngineOffline { .. } => {
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "engine-offline", detail)
+            }
+            Self::Link(e) => e.to_problem(),
             Self::Key { .. } | Self::Internal(_) => {
                 tracing::error!(error = %self, "gateway failure");
                 Problem::internal("the gateway failed; see its log")
@@ -103,8 +118,16 @@ fn retry_secs(d: Duration) -> u64 {
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
         let mut res = self.to_problem().into_response();
-        if let Self::RateLimited(after) = &self
-            && let Ok(v) = HeaderValue::from_str(&retry_secs(*after).max(1).to_string())
+        let after = match &self {
+            Self::RateLimited(after)
+            | Self::EngineOffline {
+                retry_after: after, ..
+            } => Some(*after),
+            Self::Link(e) => e.retry_after(),
+            _ => None,
+        };
+        if let Some(after) = after
+            && let Ok(v) = HeaderValue::from_str(&retry_secs(after).max(1).to_string())
         {
             res.headers_mut().insert(header::RETRY_AFTER, v);
         }

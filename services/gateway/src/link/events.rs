@@ -15,10 +15,11 @@ use flowork_model::{ExecutionId, Timestamp};
 use futures::Stream;
 use serde_json::{Value, json};
 
-use super::forward::{Failed, engine_uri};
+use super::forward::engine_uri;
 use super::{headers, link_id};
 use crate::Gateway;
 use crate::auth::Caller;
+use crate::error::Result;
 use crate::input;
 
 const KEEPALIVE: Duration = Duration::from_secs(15);
@@ -45,12 +46,7 @@ pub(crate) async fn follow(
     }
 }
 
-async fn follow_inner(
-    gw: Gateway,
-    caller: Caller,
-    id: &str,
-    exec: &str,
-) -> Result<Response, Failed> {
+async fn follow_inner(gw: Gateway, caller: Caller, id: &str, exec: &str) -> Result<Response> {
     let engine = gw
         .owned_engine(caller.user_id, input::id(id, "id")?)
         .await?;
@@ -60,10 +56,7 @@ async fn follow_inner(
     let mut req = http::Request::new(Body::empty());
     *req.uri_mut() = engine_uri(&format!("/api/v1/executions/{execution}"))?;
     headers::for_api(req.headers_mut(), &caller);
-    let res = gw
-        .send_to_engine(engine.id, req)
-        .await
-        .map_err(Failed::Link)?;
+    let res = gw.send_to_engine(engine.id, req).await?;
     if !res.status().is_success() {
         return Ok(res);
     }

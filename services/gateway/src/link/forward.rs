@@ -41,28 +41,7 @@ pub(crate) async fn forward(State(gw): State<Gateway>, caller: Caller, req: Requ
     }
 }
 
-/// Why a forward failed: the gateway's own checks, or the link.
-pub(crate) enum Failed {
-    Gateway(GatewayError),
-    Link(LinkError),
-}
-
-impl From<GatewayError> for Failed {
-    fn from(e: GatewayError) -> Self {
-        Self::Gateway(e)
-    }
-}
-
-impl IntoResponse for Failed {
-    fn into_response(self) -> Response {
-        match self {
-            Self::Gateway(e) => e.into_response(),
-            Self::Link(e) => e.into_response(),
-        }
-    }
-}
-
-async fn forward_inner(gw: &Gateway, caller: Caller, req: Request) -> Result<Response, Failed> {
+async fn forward_inner(gw: &Gateway, caller: Caller, req: Request) -> Result<Response> {
     let (mut parts, body) = req.into_parts();
     let (id, rest) = split(parts.uri.path())?;
     let engine = gw.owned_engine(caller.user_id, id).await?;
@@ -75,10 +54,7 @@ async fn forward_inner(gw: &Gateway, caller: Caller, req: Request) -> Result<Res
     parts.uri = engine_uri(&target)?;
     headers::for_api(&mut parts.headers, &caller);
     let req = Request::from_parts(parts, body);
-    let res = gw
-        .send_to_engine(engine.id, req)
-        .await
-        .map_err(Failed::Link)?;
+    let res = gw.send_to_engine(engine.id, req).await?;
     if changes_webhooks && res.status().is_success() {
         // A workflow was saved, activated or deleted: its webhooks may have changed.
         tokio::spawn(gw.clone().refresh_routes(engine.id));

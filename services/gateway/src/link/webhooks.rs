@@ -9,11 +9,11 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flowork_kit::Problem;
 use flowork_model::{EngineId, Timestamp};
-use flowork_storage::NewWebhookDelivery;
+use flowork_storage::{NewWebhookDelivery, StorageError};
 use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 use super::forward::engine_uri;
 use super::headers;
 use crate::Gateway;
-use crate::error::GatewayError;
+use crate::error::{GatewayError, Result};
 
 const PREFIX: &str = "/webhook/";
 
@@ -76,7 +76,9 @@ pub(crate) async fn receive(State(gw): State<Gateway>, req: Request) -> Response
             Ok(id) => (StatusCode::ACCEPTED, Json(Buffered { delivery_id: id })).into_response(),
             Err(e) => e.into_response(),
         },
-        Some(_) => gw.offline(engine, "its webhook waits for the workflow's answer"),
+        Some(_) => gw
+            .offline(engine, "its webhook waits for the workflow's answer")
+            .into_response(),
     }
 }
 
@@ -180,36 +182,23 @@ impl Gateway {
     }
 
     /// 503 with Retry-After for an offline engine.
-    fn offline(&self, engine: EngineId, why: &str) -> Response {
-        let detail = format!("engine {engine} is offline and {why}; retry later");
-        let mut res =
-            Problem::new(StatusCode::SERVICE_UNAVAILABLE, "engine-offline", detail).into_response();
-        let secs = self.link.settings.retry_after.as_secs().max(1);
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        res
+    fn offline(&self, engine: EngineId, why: &'static str) -> GatewayError {
+        GatewayError::EngineOffline {
+            engine: engine.to_string(),
+            why,
+            retry_after: self.link.settings.retry_after,
+        }
     }
 
     /// Stores the webhook for later delivery; answers its delivery id.
-    async fn buffer(
-        &self,
-        engine: EngineId,
-        raw: String,
-        req: Request,
-    ) -> Result<String, Response> {
+    async fn buffer(&self, engine: EngineId, raw: String, req: Request) -> Result<String> {
         let settings = &self.link.settings;
-        let queued = self
-            .accounts
-            .count_pending_webhooks(engine)
-            .await
-            .map_err(|e| GatewayError::from(e).into_response())?;
+        let queued = self.accounts.count_pending_webhooks(engine).await?;
         if queued >= settings.webhook_max_buffered {
             return Err(self.offline(engine, "its webhook buffer is full"));
         }
         let (mut parts, body) = req.into_parts();
-        let body = read_limited(body, settings.webhook_max_body, &parts.headers)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let body = read_limited(body, settings.webhook_max_body, &parts.headers).await?;
         headers::strip(&mut parts.headers);
         parts.headers.remove(header::CONTENT_LENGTH);
         let id = format!("dlv_{}", uuid::Uuid::now_v7().simple());
@@ -231,10 +220,9 @@ impl Gateway {
             .buffer_webhook(new)
             .await
             .map_err(|e| match e {
-                flowork_storage::StorageError::NotFound { .. } => {
-                    Problem::not_found("no such webhook").into_response()
-                }
-                e => GatewayError::from(e).into_response(),
+                // Deleted while we read the body.
+                StorageError::NotFound { .. } => GatewayError::not_found("engine", engine),
+                e => e.into(),
             })?;
         self.link.mark_backlog(engine);
         tracing::info!(%engine, delivery = %id, "buffered a webhook for an offline engine");
@@ -250,7 +238,7 @@ async fn read_limited(
     body: Body,
     limit: usize,
     headers: &axum::http::HeaderMap,
-) -> Result<Vec<u8>, GatewayError> {
+) -> Result<Vec<u8>> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
