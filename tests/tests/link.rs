@@ -112,7 +112,6 @@ async fn the_local_engine_is_registered_once_links_and_runs_webhooks_through_the
         async move { call(&http, reqwest::Method::GET, path, Some(&access), None).await }
     };
     eventually("the local engine is online", || {
-        let get = get.clone();
         let url = format!("{base}/api/v1/engines/{engine}");
         async move { get(url).await.1["online"] == true }
     })
@@ -161,7 +160,7 @@ async fn the_local_engine_is_registered_once_links_and_runs_webhooks_through_the
         .to_owned();
     let url = format!("{base}/api/v1/engines/{engine}/executions/{exec}");
     eventually("the execution succeeds", || {
-        let (get, url) = (get.clone(), url.clone());
+        let url = url.clone();
         async move { get(url).await.1["status"] == "succeeded" }
     })
     .await;
@@ -178,7 +177,6 @@ async fn the_local_engine_is_registered_once_links_and_runs_webhooks_through_the
     let items = list["items"].as_array().expect("items");
     assert_eq!(items.len(), 1, "{list}");
     eventually("the local engine is online again", || {
-        let get = get.clone();
         let url = format!("{base}/api/v1/engines/{engine}");
         async move { get(url).await.1["online"] == true }
     })
