@@ -29,7 +29,9 @@ pub use error::{Result, StorageError};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use types::*;
-pub use webhook_buffer::{NewWebhookDelivery, WebhookBufferStore, WebhookDelivery};
+pub use webhook_buffer::{
+    NewWebhookDelivery, WebhookBacklog, WebhookBufferStore, WebhookDelivery,
+};
 
 /// Opens the store named by `url` (`sqlite://<path>` or `postgres://...`) and migrates it.
 ///

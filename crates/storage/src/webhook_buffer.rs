@@ -34,6 +34,14 @@ pub struct WebhookDelivery {
     pub delivery: NewWebhookDelivery,
 }
 
+/// What waits for one engine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WebhookBacklog {
+    pub count: u64,
+    /// The bodies' total size.
+    pub bytes: u64,
+}
+
 /// Buffered webhooks and the gateway's copy of engines' webhook tables.
 #[async_trait]
 pub trait WebhookBufferStore: Send + Sync {
@@ -47,10 +55,13 @@ pub trait WebhookBufferStore: Send + Sync {
         after: i64,
         limit: u32,
     ) -> Result<Vec<WebhookDelivery>>;
-    /// How many deliveries wait for the engine.
-    async fn count_pending_webhooks(&self, engine: EngineId) -> Result<u64>;
+    /// How many deliveries wait for the engine, and their body bytes.
+    async fn webhook_backlog(&self, engine: EngineId) -> Result<WebhookBacklog>;
     /// Forgets a delivery (it was delivered); false if it was already gone.
     async fn delete_webhook(&self, engine: EngineId, id: &str) -> Result<bool>;
+    /// Deletes deliveries received before `before` (never delivered: their engine stayed
+    /// away); answers how many.
+    async fn purge_webhooks(&self, before: Timestamp) -> Result<u64>;
     /// Replaces the engine's webhook table (opaque JSON text, the engine's own format).
     async fn set_webhook_routes(&self, engine: EngineId, routes: &str, at: Timestamp)
     -> Result<()>;

@@ -130,13 +130,22 @@ impl Gateway {
         api::router(self).merge(grpc)
     }
 
-    /// Deletes expired refresh tokens every hour until `shutdown`.
+    /// Deletes expired refresh tokens, and buffered webhooks whose engine stayed away too
+    /// long, every hour until `shutdown`.
     async fn purge_loop(self, shutdown: CancellationToken) {
         loop {
             match self.accounts.purge_refresh_tokens(Timestamp::now()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(count = n, "purged expired refresh tokens"),
                 Err(e) => tracing::warn!(error = %e, "cannot purge expired refresh tokens"),
+            }
+            let keep =
+                i64::try_from(self.link.settings.webhook_retention.as_millis()).unwrap_or(i64::MAX);
+            let before = Timestamp(Timestamp::now().millis().saturating_sub(keep));
+            match self.accounts.purge_webhooks(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(count = n, "dropped buffered webhooks never delivered"),
+                Err(e) => tracing::warn!(error = %e, "cannot purge old buffered webhooks"),
             }
             tokio::select! {
                 () = shutdown.cancelled() => return,

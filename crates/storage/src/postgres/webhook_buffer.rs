@@ -82,16 +82,31 @@ impl WebhookBufferStore for PgStore {
         rows.iter().map(delivery).collect()
     }
 
-    async fn count_pending_webhooks(&self, engine: EngineId) -> Result<u64> {
+    async fn webhook_backlog(&self, engine: EngineId) -> Result<WebhookBacklog> {
         let client = self.client().await?;
         let row = client
             .query_one(
-                "SELECT count(*) FROM webhook_deliveries WHERE engine_id = $1",
+                "SELECT count(*), coalesce(sum(length(body)), 0)::BIGINT
+                 FROM webhook_deliveries WHERE engine_id = $1",
                 &[&engine.to_string()],
             )
             .await
             .map_err(db_err)?;
-        Ok(get::<i64>(&row, 0)?.unsigned_abs())
+        Ok(WebhookBacklog {
+            count: get::<i64>(&row, 0)?.unsigned_abs(),
+            bytes: get::<i64>(&row, 1)?.unsigned_abs(),
+        })
+    }
+
+    async fn purge_webhooks(&self, before: Timestamp) -> Result<u64> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "DELETE FROM webhook_deliveries WHERE received_at < $1",
+                &[&before.millis()],
+            )
+            .await
+            .map_err(db_err)
     }
 
     async fn delete_webhook(&self, engine: EngineId, id: &str) -> Result<bool> {

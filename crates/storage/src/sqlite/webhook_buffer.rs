@@ -89,12 +89,33 @@ impl WebhookBufferStore for SqliteStore {
         .await
     }
 
-    async fn count_pending_webhooks(&self, engine: EngineId) -> Result<u64> {
+    async fn webhook_backlog(&self, engine: EngineId) -> Result<WebhookBacklog> {
         self.read(move |c| {
-            c.prepare_cached("SELECT count(*) FROM webhook_deliveries WHERE engine_id = ?1")
-                .and_then(|mut st| st.query_row([engine.to_string()], |r| r.get::<_, i64>(0)))
-                .map(|n| n.unsigned_abs())
-                .map_err(db_err)
+            c.prepare_cached(
+                "SELECT count(*), coalesce(sum(length(body)), 0)
+                 FROM webhook_deliveries WHERE engine_id = ?1",
+            )
+            .and_then(|mut st| {
+                st.query_row([engine.to_string()], |r| {
+                    Ok(WebhookBacklog {
+                        count: r.get::<_, i64>(0)?.unsigned_abs(),
+                        bytes: r.get::<_, i64>(1)?.unsigned_abs(),
+                    })
+                })
+            })
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn purge_webhooks(&self, before: Timestamp) -> Result<u64> {
+        self.write(move |c| {
+            c.execute(
+                "DELETE FROM webhook_deliveries WHERE received_at < ?1",
+                [before.millis()],
+            )
+            .map(|n| n as u64)
+            .map_err(db_err)
         })
         .await
     }

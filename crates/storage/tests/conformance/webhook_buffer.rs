@@ -60,7 +60,10 @@ pub async fn webhook_buffer_orders_and_forgets(fx: &Fixture) {
         a.buffer_webhook(delivery(EngineId::new(), 0)).await,
         StorageError::NotFound { .. }
     );
-    assert_eq!(a.count_pending_webhooks(e1).await.expect("count"), 5);
+    let backlog = a.webhook_backlog(e1).await.expect("backlog");
+    assert_eq!(backlog.count, 5);
+    let bytes: usize = (0..5).map(|n| delivery(e1, n).body.len()).sum();
+    assert_eq!(backlog.bytes, bytes as u64);
 
     let first = a.pending_webhooks(e1, 0, 3).await.expect("pending");
     let ids: Vec<_> = first.iter().map(|d| d.delivery.id.clone()).collect();
@@ -113,7 +116,16 @@ pub async fn webhook_buffer_orders_and_forgets(fx: &Fixture) {
 
     // Deleting the engine deletes its buffer and routes.
     a.delete_engine(owner.id, e1).await.expect("delete engine");
-    assert_eq!(a.count_pending_webhooks(e1).await.expect("count"), 0);
+    assert_eq!(a.webhook_backlog(e1).await.expect("backlog").count, 0);
     assert_eq!(a.webhook_routes(e1).await.expect("routes"), None);
-    assert_eq!(a.count_pending_webhooks(e2).await.expect("count"), 5);
+    assert_eq!(a.webhook_backlog(e2).await.expect("backlog").count, 5);
+
+    // Deliveries nobody came for expire: received_at is 1_700_000_000_000 + n.
+    let purged = a
+        .purge_webhooks(Timestamp(1_700_000_000_002))
+        .await
+        .expect("purge");
+    assert_eq!(purged, 2);
+    let left = a.pending_webhooks(e2, 0, 10).await.expect("pending");
+    assert_eq!(left[0].delivery, delivery(e2, 2));
 }

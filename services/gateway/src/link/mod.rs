@@ -39,6 +39,10 @@ pub struct LinkSettings {
     pub webhook_max_body: usize,
     /// Most webhooks buffered per engine; further ones get 503 until it drains.
     pub webhook_max_buffered: u64,
+    /// Most body bytes buffered per engine (a public endpoint must not fill the disk).
+    pub webhook_max_buffered_bytes: u64,
+    /// How long a buffered webhook waits for its engine before it is dropped.
+    pub webhook_retention: Duration,
     /// How often `last_seen` of connected engines is refreshed.
     pub touch_interval: Duration,
     /// How soon a buffered delivery the engine could not take (5xx, link error) is retried.
@@ -54,6 +58,8 @@ impl Default for LinkSettings {
             forward_timeout: Duration::from_secs(300),
             webhook_max_body: 16 * 1024 * 1024,
             webhook_max_buffered: 10_000,
+            webhook_max_buffered_bytes: 256 * 1024 * 1024,
+            webhook_retention: Duration::from_secs(7 * 86_400),
             touch_interval: Duration::from_secs(60),
             retry_interval: Duration::from_secs(10),
             retry_after: Duration::from_secs(30),

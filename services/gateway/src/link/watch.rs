@@ -64,7 +64,9 @@ impl Gateway {
     /// buffer (marked by the caller) only if there is one, so a reconnect with nothing waiting
     /// does not turn live webhooks into buffered ones while the table is fetched.
     async fn on_connect(self, engine: EngineId) {
-        if let Ok(0) = self.accounts.count_pending_webhooks(engine).await {
+        if let Ok(b) = self.accounts.webhook_backlog(engine).await
+            && b.count == 0
+        {
             // A webhook buffered meanwhile spawns its own drain.
             self.link.clear_backlog(engine);
         }

@@ -193,12 +193,18 @@ impl Gateway {
     /// Stores the webhook for later delivery; answers its delivery id.
     async fn buffer(&self, engine: EngineId, raw: String, req: Request) -> Result<String> {
         let settings = &self.link.settings;
-        let queued = self.accounts.count_pending_webhooks(engine).await?;
-        if queued >= settings.webhook_max_buffered {
-            return Err(self.offline(engine, "its webhook buffer is full"));
+        let full = || self.offline(engine, "its webhook buffer is full");
+        let backlog = self.accounts.webhook_backlog(engine).await?;
+        if backlog.count >= settings.webhook_max_buffered
+            || backlog.bytes >= settings.webhook_max_buffered_bytes
+        {
+            return Err(full());
         }
         let (mut parts, body) = req.into_parts();
         let body = read_limited(body, settings.webhook_max_body, &parts.headers).await?;
+        if backlog.bytes + body.len() as u64 > settings.webhook_max_buffered_bytes {
+            return Err(full());
+        }
         headers::strip(&mut parts.headers);
         parts.headers.remove(header::CONTENT_LENGTH);
         let id = format!("dlv_{}", uuid::Uuid::now_v7().simple());

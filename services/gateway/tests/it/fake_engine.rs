@@ -158,6 +158,8 @@ pub fn settings() -> LinkSettings {
     s.hub.hello_timeout = Duration::from_secs(2);
     s.forward_timeout = Duration::from_secs(2);
     s.webhook_max_body = 1024;
+    // Four 6-byte bodies fill it.
+    s.webhook_max_buffered_bytes = 24;
     s.touch_interval = Duration::from_millis(200);
     s.retry_interval = Duration::from_millis(200);
     s.retry_after = Duration::from_secs(7);

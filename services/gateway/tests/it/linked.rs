@@ -228,6 +228,16 @@ pub async fn webhooks_are_buffered_offline_and_delivered_in_order_once(fx: &Fixt
             .to_owned(),
     );
 
+    // Now the buffer is full: 503 + Retry-After, nothing stored.
+    let res = http
+        .post(served.url(&format!("/webhook/{id}/orders/new")))
+        .body("one more")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "7");
+
     // The engine comes back struggling: the first attempt fails, then all go in order, once.
     seen.fail_next.store(1, std::sync::atomic::Ordering::SeqCst);
     let eng = Engine::start(&served.base, &id, &token, seen.clone());
@@ -247,9 +257,10 @@ pub async fn webhooks_are_buffered_offline_and_delivered_in_order_once(fx: &Fixt
     }
     assert_eq!(
         fx.accounts
-            .count_pending_webhooks(engine)
+            .webhook_backlog(engine)
             .await
-            .expect("count"),
+            .expect("backlog")
+            .count,
         0
     );
 
