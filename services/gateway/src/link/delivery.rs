@@ -34,12 +34,13 @@ impl Gateway {
     pub(crate) async fn drain(self, engine: EngineId) {
         let lock = self.link.drain_lock(engine);
         let Ok(_guard) = lock.try_lock() else { return };
-        let mut after = 0;
+        // Always read from the start: delivered rows are gone, and on Postgres a row can commit
+        // after one with a higher seq, so "after the last delivered" could skip it.
         loop {
             if !self.link.is_online(engine) {
                 return;
             }
-            let batch = match self.accounts.pending_webhooks(engine, after, BATCH).await {
+            let batch = match self.accounts.pending_webhooks(engine, 0, BATCH).await {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::warn!(%engine, error = %e, "cannot read buffered webhooks");
@@ -50,7 +51,7 @@ impl Gateway {
                 // A webhook buffered meanwhile is stored first and marks the backlog second:
                 // clear, then look once more, and one of the two sides sees the other.
                 self.link.clear_backlog(engine);
-                match self.accounts.pending_webhooks(engine, after, 1).await {
+                match self.accounts.pending_webhooks(engine, 0, 1).await {
                     Ok(more) if more.is_empty() => return,
                     Ok(_) => self.link.mark_backlog(engine),
                     Err(_) => {
@@ -63,7 +64,6 @@ impl Gateway {
             for d in batch {
                 match self.deliver(&d).await {
                     Outcome::Done => {
-                        after = d.seq;
                         if let Err(e) = self.accounts.delete_webhook(engine, &d.delivery.id).await {
                             // The engine has it; a redelivery is dropped by its id.
                             tracing::warn!(%engine, error = %e, "cannot forget a delivered webhook");
