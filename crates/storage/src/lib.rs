@@ -9,6 +9,7 @@
 
 mod accounts;
 mod api;
+mod blob;
 mod chain;
 mod error;
 mod migrate;
@@ -25,6 +26,7 @@ pub use accounts::{
     RefreshOutcome,
 };
 pub use api::*;
+pub use blob::BLOB_THRESHOLD;
 pub use error::{Result, StorageError};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -34,6 +34,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     3 => "0003_executions_by_finished",
     4 => "0004_accounts",
     5 => "0005_webhook_buffer",
+    6 => "0006_blobs",
 );
 
 /// The Postgres migrations, in order.
@@ -43,6 +44,7 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     3 => "0003_executions_by_finished",
     4 => "0004_accounts",
     5 => "0005_webhook_buffer",
+    6 => "0006_blobs",
 );
 
 const SQLITE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -65,6 +65,7 @@ conformance! {
     executions::execution_lifecycle,
     executions::execution_list_filter_pagination,
     executions::delete_finished_before_keeps_recent_and_unfinished,
+    executions::large_node_values_live_once_in_blobs,
     node_runs::node_runs_checkpoint,
     node_runs::node_runs_port_migration_upgrades,
     node_runs::delete_cascades,

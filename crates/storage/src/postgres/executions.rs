@@ -2,12 +2,15 @@
 
 use async_trait::async_trait;
 use flowork_model::{ExecutionId, ExecutionStatus, Timestamp};
+use serde_json::Value;
 use tokio_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
+use super::queue::NOW_MS;
 use super::rows::{self, EXECUTION_COLS, NODE_RUN_COLS};
 use super::{PgStore, db_err, is_fk_violation, now};
 use crate::api::ExecutionStore;
+use crate::blob;
 use crate::error::{Result, StorageError};
 use crate::types::{
     Execution, ExecutionFilter, ExecutionUpdate, NewExecution, NodeRun, Page, UNFINISHED,
@@ -134,49 +137,96 @@ impl ExecutionStore for PgStore {
 
     async fn put_node_run(&self, run: NodeRun) -> Result<()> {
         let sql = format!(
-            "INSERT INTO node_runs ({NODE_RUN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            "INSERT INTO node_runs ({NODE_RUN_COLS}, input_blob, output_blob)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
              ON CONFLICT (execution_id, node_id, attempt) DO UPDATE SET
                status = excluded.status, input = excluded.input, output = excluded.output,
                error = excluded.error, gas = excluded.gas, started_at = excluded.started_at,
-               finished_at = excluded.finished_at, port = excluded.port"
+               finished_at = excluded.finished_at, port = excluded.port,
+               input_blob = excluded.input_blob, output_blob = excluded.output_blob"
         );
         let gas = rows::to_i64("gas", run.gas)?;
-        let client = self.client().await?;
-        client
-            .execute(
-                &sql,
-                &[
-                    &run.execution_id.to_string(),
-                    &run.node_id,
-                    &i64::from(run.attempt),
-                    &run.status.as_str(),
-                    &run.input,
-                    &run.output,
-                    &run.error,
-                    &gas,
-                    &run.started_at.millis(),
-                    &run.finished_at.map(|t| t.millis()),
-                    &run.port,
-                ],
-            )
-            .await
-            .map_err(|e| {
-                if is_fk_violation(&e) {
-                    StorageError::not_found("execution", run.execution_id)
-                } else {
-                    db_err(e)
-                }
-            })?;
-        Ok(())
+        let input_blob = large(&run.input)?;
+        let output_blob = run.output.as_ref().map(large).transpose()?.flatten();
+        let mut blobs = Vec::new();
+        if let Some(b) = &input_blob {
+            blobs.push((b, &run.input));
+        }
+        if let (Some(b), Some(value)) = (&output_blob, &run.output) {
+            blobs.push((b, value));
+        }
+        // A value kept as a blob is JSON null in the row (see crate::blob).
+        let null = Value::Null;
+        let input = if input_blob.is_some() {
+            &null
+        } else {
+            &run.input
+        };
+        let output = if output_blob.is_some() {
+            Some(&null)
+        } else {
+            run.output.as_ref()
+        };
+        let hash = |b: &Option<blob::Blob>| b.as_ref().map(|b| b.hash.clone());
+        let (input_hash, output_hash) = (hash(&input_blob), hash(&output_blob));
+        let (execution_id, attempt) = (run.execution_id.to_string(), i64::from(run.attempt));
+        let (started, finished) = (run.started_at.millis(), run.finished_at.map(|t| t.millis()));
+        let status = run.status.as_str();
+        let params: [&(dyn ToSql + Sync); 13] = [
+            &execution_id,
+            &run.node_id,
+            &attempt,
+            &status,
+            input,
+            &output,
+            &run.error,
+            &gas,
+            &started,
+            &finished,
+            &run.port,
+            &input_hash,
+            &output_hash,
+        ];
+        let fk = |e| {
+            if is_fk_violation(&e) {
+                StorageError::not_found("execution", run.execution_id)
+            } else {
+                db_err(e)
+            }
+        };
+        let mut client = self.client().await?;
+        if blobs.is_empty() {
+            client.execute(&sql, &params).await.map_err(fk)?;
+            return Ok(());
+        }
+        // The blobs and the row that references them commit together.
+        let tx = client.transaction().await.map_err(db_err)?;
+        let put = format!(
+            "INSERT INTO blobs (hash, data, size, touched_at) VALUES ($1, $2, $3, {NOW_MS})
+             ON CONFLICT (hash) DO UPDATE SET touched_at = excluded.touched_at"
+        );
+        for (blob, value) in blobs {
+            let size = blob.text.len() as i64;
+            tx.execute(&put, &[&blob.hash, value, &size])
+                .await
+                .map_err(db_err)?;
+        }
+        tx.execute(&sql, &params).await.map_err(fk)?;
+        tx.commit().await.map_err(db_err)
     }
 
     async fn list_node_runs(&self, id: ExecutionId) -> Result<Vec<NodeRun>> {
-        let sql = format!(
-            "SELECT {NODE_RUN_COLS} FROM node_runs WHERE execution_id = $1 ORDER BY started_at, seq"
-        );
+        // Same columns as NODE_RUN_COLS, with blobs joined back in.
+        let sql = "SELECT r.execution_id, r.node_id, r.attempt, r.status,
+               COALESCE(i.data, r.input), COALESCE(o.data, r.output), r.error, r.gas,
+               r.started_at, r.finished_at, r.port
+             FROM node_runs r
+             LEFT JOIN blobs i ON i.hash = r.input_blob
+             LEFT JOIN blobs o ON o.hash = r.output_blob
+             WHERE r.execution_id = $1 ORDER BY r.started_at, r.seq";
         let client = self.client().await?;
         let found = client
-            .query(&sql, &[&id.to_string()])
+            .query(sql, &[&id.to_string()])
             .await
             .map_err(db_err)?;
         found.iter().map(rows::node_run).collect()
@@ -191,7 +241,7 @@ impl ExecutionStore for PgStore {
         // waiting on each other.
         let unfinished: Vec<&str> = UNFINISHED.iter().map(|s| s.as_str()).collect();
         let client = self.client().await?;
-        client
+        let deleted = client
             .execute(
                 "DELETE FROM executions WHERE id IN (
                    SELECT id FROM executions
@@ -202,6 +252,26 @@ impl ExecutionStore for PgStore {
                 &[&before.millis(), &unfinished, &i64::from(limit)],
             )
             .await
-            .map_err(db_err)
+            .map_err(db_err)?;
+        // Blobs no node run uses any more (see crate::blob on why the grace period).
+        client
+            .execute(
+                &format!(
+                    "DELETE FROM blobs WHERE touched_at < {NOW_MS} - $1
+                       AND NOT EXISTS (SELECT 1 FROM node_runs WHERE input_blob = blobs.hash)
+                       AND NOT EXISTS (SELECT 1 FROM node_runs WHERE output_blob = blobs.hash)"
+                ),
+                &[&blob::BLOB_GRACE_MS],
+            )
+            .await
+            .map_err(db_err)?;
+        Ok(deleted)
     }
+}
+
+/// The blob for `value`, when its JSON text is large (see crate::blob).
+fn large(value: &Value) -> Result<Option<blob::Blob>> {
+    let text = serde_json::to_string(value)
+        .map_err(|e| StorageError::Invalid(format!("unserializable JSON: {e}")))?;
+    Ok(blob::split(text).1)
 }

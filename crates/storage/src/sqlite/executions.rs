@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use super::rows::{self, EXECUTION_COLS, NODE_RUN_COLS};
 use super::{SqliteStore, db_err, is_fk_violation, now};
 use crate::api::ExecutionStore;
+use crate::blob;
 use crate::error::{Result, StorageError};
 use crate::types::{
     Execution, ExecutionFilter, ExecutionUpdate, NewExecution, NodeRun, Page, UNFINISHED,
@@ -143,16 +144,27 @@ impl ExecutionStore for SqliteStore {
     }
 
     async fn put_node_run(&self, run: NodeRun) -> Result<()> {
-        let input = rows::to_json(&run.input)?;
+        let (input, input_blob) = blob::split(rows::to_json(&run.input)?);
         let output = rows::to_json_opt(run.output.as_ref())?;
+        let (output, output_blob) = match output.map(blob::split) {
+            Some((text, blob)) => (Some(text), blob),
+            None => (None, None),
+        };
         let gas = rows::to_i64("gas", run.gas)?;
         self.write(move |c| {
+            let t = now();
+            for blob in [&input_blob, &output_blob].into_iter().flatten() {
+                put_blob(c, blob, t)?;
+            }
+            let hash = |b: &Option<blob::Blob>| b.as_ref().map(|b| b.hash.clone());
             c.prepare_cached(&format!(
-                "INSERT INTO node_runs ({NODE_RUN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                "INSERT INTO node_runs ({NODE_RUN_COLS}, input_blob, output_blob)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                  ON CONFLICT (execution_id, node_id, attempt) DO UPDATE SET
                    status = excluded.status, input = excluded.input, output = excluded.output,
                    error = excluded.error, gas = excluded.gas, started_at = excluded.started_at,
-                   finished_at = excluded.finished_at, port = excluded.port"
+                   finished_at = excluded.finished_at, port = excluded.port,
+                   input_blob = excluded.input_blob, output_blob = excluded.output_blob"
             ))
             .and_then(|mut st| {
                 st.execute(params![
@@ -167,6 +179,8 @@ impl ExecutionStore for SqliteStore {
                     run.started_at.millis(),
                     run.finished_at.map(|t| t.millis()),
                     run.port,
+                    hash(&input_blob),
+                    hash(&output_blob),
                 ])
             })
             .map_err(|e| {
@@ -183,11 +197,18 @@ impl ExecutionStore for SqliteStore {
 
     async fn list_node_runs(&self, id: ExecutionId) -> Result<Vec<NodeRun>> {
         self.read(move |c| {
+            // Same columns as NODE_RUN_COLS, with blobs joined back in.
             let mut st = c
-                .prepare_cached(&format!(
-                    "SELECT {NODE_RUN_COLS} FROM node_runs WHERE execution_id = ?1
-                     ORDER BY started_at, seq"
-                ))
+                .prepare_cached(
+                    "SELECT r.execution_id, r.node_id, r.attempt, r.status,
+                       COALESCE(i.data, r.input), COALESCE(o.data, r.output), r.error, r.gas,
+                       r.started_at, r.finished_at, r.port
+                     FROM node_runs r
+                     LEFT JOIN blobs i ON i.hash = r.input_blob
+                     LEFT JOIN blobs o ON o.hash = r.output_blob
+                     WHERE r.execution_id = ?1
+                     ORDER BY r.started_at, r.seq",
+                )
                 .map_err(db_err)?;
             st.query_map([id.to_string()], rows::node_run)
                 .and_then(|it| it.collect())
@@ -222,8 +243,27 @@ impl ExecutionStore for SqliteStore {
                     ])
                 })
                 .map_err(db_err)?;
+            // Blobs no node run uses any more (see crate::blob on why the grace period).
+            c.prepare_cached(
+                "DELETE FROM blobs WHERE touched_at < ?1
+                   AND NOT EXISTS (SELECT 1 FROM node_runs WHERE input_blob = blobs.hash)
+                   AND NOT EXISTS (SELECT 1 FROM node_runs WHERE output_blob = blobs.hash)",
+            )
+            .and_then(|mut st| st.execute([now() - blob::BLOB_GRACE_MS]))
+            .map_err(db_err)?;
             Ok(n as u64)
         })
         .await
     }
+}
+
+/// Stores a blob, or refreshes it if it is there (see crate::blob).
+fn put_blob(c: &Connection, blob: &blob::Blob, t: i64) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO blobs (hash, data, size, touched_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (hash) DO UPDATE SET touched_at = excluded.touched_at",
+    )
+    .and_then(|mut st| st.execute(params![blob.hash, blob.text, blob.text.len() as i64, t]))
+    .map_err(db_err)?;
+    Ok(())
 }

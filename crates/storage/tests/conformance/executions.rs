@@ -365,3 +365,75 @@ pub async fn delete_finished_before_keeps_recent_and_unfinished(fx: &Fixture) {
         .expect("list");
     assert_eq!(all.len(), 1 + unfinished.len());
 }
+
+/// Inputs and outputs of 64 KiB and more are kept once in the blob table (a node's output is
+/// the next node's input), read back transparently, and collected with their executions.
+pub async fn large_node_values_live_once_in_blobs(fx: &Fixture) {
+    let s = &fx.store;
+    let wf = s.create_workflow(new_workflow("w")).await.expect("wf").id;
+    let ex = s.create_execution(new_execution(wf)).await.expect("create");
+    let big = json!({ "rows": "x".repeat(flowork_storage::BLOB_THRESHOLD) });
+    let now = Timestamp::now();
+    let run = |node: &str, input, output| NodeRun {
+        execution_id: ex.id,
+        node_id: node.into(),
+        attempt: 1,
+        status: NodeRunStatus::Succeeded,
+        input,
+        output: Some(output),
+        port: None,
+        error: None,
+        gas: 0,
+        started_at: now,
+        finished_at: Some(now),
+    };
+    s.put_node_run(run("a", json!({}), big.clone()))
+        .await
+        .expect("a");
+    s.put_node_run(run("b", big.clone(), json!({"n": 1})))
+        .await
+        .expect("b");
+    let runs = s.list_node_runs(ex.id).await.expect("runs");
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].output.as_ref(), Some(&big));
+    assert_eq!(
+        (&runs[1].input, runs[1].output.as_ref()),
+        (&big, Some(&json!({"n": 1})))
+    );
+    assert_eq!(
+        fx.scalar("SELECT COUNT(*) FROM blobs").await,
+        1,
+        "stored once"
+    );
+    assert_eq!(
+        fx.scalar(
+            "SELECT COUNT(*) FROM node_runs WHERE output_blob IS NOT NULL OR input_blob IS NOT NULL"
+        )
+        .await,
+        2
+    );
+
+    // Rewriting an attempt with a small value drops its reference.
+    s.put_node_run(run("a", json!({}), json!("small")))
+        .await
+        .expect("rewrite");
+    let runs = s.list_node_runs(ex.id).await.expect("runs");
+    assert_eq!(runs[0].output, Some(json!("small")));
+
+    // Once the execution is gone (retention), so is its blob.
+    s.update_execution(ex.id, update(ExecutionStatus::Succeeded))
+        .await
+        .expect("finish");
+    backdate(fx, ex.id, 1_000, Some(2_000)).await;
+    fx.exec_sql("UPDATE blobs SET touched_at = 0").await;
+    let deleted = s
+        .delete_finished_before(Timestamp(10_000), 10)
+        .await
+        .expect("retention");
+    assert_eq!(deleted, 1);
+    assert_eq!(
+        fx.scalar("SELECT COUNT(*) FROM blobs").await,
+        0,
+        "collected"
+    );
+}

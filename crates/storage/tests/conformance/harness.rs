@@ -90,6 +90,25 @@ impl Fixture {
         }
     }
 
+    /// The one integer `sql` (e.g. a `SELECT COUNT(*)`) returns, read directly.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        match &self.target {
+            Target::Sqlite { path, .. } => {
+                let conn = rusqlite::Connection::open(path).expect("open raw sqlite");
+                conn.query_row(sql, [], |r| r.get(0))
+                    .expect("raw sqlite query")
+            }
+            Target::Postgres { url, schema } => {
+                let client = pg_client(url).await;
+                client
+                    .batch_execute(&format!("SET search_path = {schema}"))
+                    .await
+                    .expect("search path");
+                client.query_one(sql, &[]).await.expect("query").get(0)
+            }
+        }
+    }
+
     /// The rows of `schema_migrations` as (version, name, checksum), in version order.
     pub async fn migration_rows(&self) -> Vec<(i64, String, String)> {
         const SQL: &str = "SELECT version, name, checksum FROM schema_migrations ORDER BY version";

@@ -19,6 +19,8 @@ pub async fn migrations_rerun_is_noop(fx: &Fixture) {
             (2, "0002_node_run_port"),
             (3, "0003_executions_by_finished"),
             (4, "0004_accounts"),
+            (5, "0005_webhook_buffer"),
+            (6, "0006_blobs"),
         ]
     );
 

@@ -181,7 +181,10 @@ pub async fn node_runs_port_migration_upgrades(fx: &Fixture) {
     let before = fx.migration_rows().await;
     // Roll the schema back to 0001 with a run already in it (undoing the later migrations too).
     fx.exec_sql(
-        "ALTER TABLE node_runs DROP COLUMN port; DROP INDEX executions_by_finished;
+        "DROP INDEX node_runs_by_input_blob; DROP INDEX node_runs_by_output_blob;
+         ALTER TABLE node_runs DROP COLUMN input_blob; ALTER TABLE node_runs DROP COLUMN output_blob;
+         DROP TABLE blobs; DROP TABLE webhook_deliveries; DROP TABLE engine_webhook_routes;
+         ALTER TABLE node_runs DROP COLUMN port; DROP INDEX executions_by_finished;
          DROP TABLE refresh_tokens; DROP TABLE api_keys; DROP TABLE engines;
          DELETE FROM schema_migrations WHERE version >= 2",
     )

@@ -1,0 +1,12 @@
+-- Large node run inputs and outputs, stored once by content hash (crates/storage/src/blob.rs).
+CREATE TABLE blobs (
+    hash       TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+    data       JSONB  NOT NULL,
+    size       BIGINT NOT NULL,
+    touched_at BIGINT NOT NULL
+);
+ALTER TABLE node_runs ADD COLUMN input_blob TEXT COLLATE "C";
+ALTER TABLE node_runs ADD COLUMN output_blob TEXT COLLATE "C";
+CREATE INDEX node_runs_by_input_blob ON node_runs (input_blob) WHERE input_blob IS NOT NULL;
+CREATE INDEX node_runs_by_output_blob ON node_runs (output_blob) WHERE output_blob IS NOT NULL;
+CREATE INDEX blobs_by_touched ON blobs (touched_at);
