@@ -136,8 +136,10 @@ async fn up_serves_health_stops_on_ctrl_c_and_keeps_its_data() {
     let first_banner = up.banner.join("\n");
     let text = &first_banner;
     assert!(
-        text.contains(&format!("{}/api/v1/engines/{first_engine}/workflows", up.url))
-            && text.contains(&format!("{}/webhook/{first_engine}/", up.url)),
+        text.contains(&format!(
+            "{}/api/v1/engines/{first_engine}/workflows",
+            up.url
+        )) && text.contains(&format!("{}/webhook/{first_engine}/", up.url)),
         "{text}"
     );
     let nodes = reqwest::get(format!("{engine}/nodes"))
