@@ -27,6 +27,7 @@ pub struct Hook {
     pub path: String,
     pub query: Option<String>,
     pub delivery_id: Option<String>,
+    pub signature: Option<String>,
     pub body: String,
 }
 
@@ -140,6 +141,10 @@ async fn webhook(
         query,
         delivery_id: headers
             .get("x-flowork-delivery-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        signature: headers
+            .get("x-flowork-signature")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         body: String::from_utf8_lossy(&body).into_owned(),

@@ -254,6 +254,9 @@ pub async fn webhooks_are_buffered_offline_and_delivered_in_order_once(fx: &Fixt
         assert_eq!(h.body, format!("body {}", n + 1));
         assert_eq!(h.query.as_deref(), Some(format!("n={}", n + 1).as_str()));
         assert_eq!((h.method.as_str(), h.path.as_str()), ("POST", "orders/new"));
+        if n < 3 {
+            assert_eq!(h.signature.as_deref(), Some("sha256=ab"), "headers kept");
+        }
     }
     assert_eq!(
         fx.accounts
