@@ -91,10 +91,18 @@ impl Gateway {
                     || status == StatusCode::REQUEST_TIMEOUT
                     || status == StatusCode::TOO_MANY_REQUESTS;
                 tracing::info!(engine = %w.engine_id, delivery = %w.id, %status, "delivered a buffered webhook");
-                if retry { Outcome::Later } else { Outcome::Done }
+                if retry {
+                    metrics::counter!("flowork_gateway_webhook_delivery_retries_total")
+                        .increment(1);
+                    Outcome::Later
+                } else {
+                    metrics::counter!("flowork_gateway_webhooks_delivered_total").increment(1);
+                    Outcome::Done
+                }
             }
             Err(e) => {
                 tracing::info!(engine = %w.engine_id, delivery = %w.id, error = %e, "buffered webhook not delivered; will retry");
+                metrics::counter!("flowork_gateway_webhook_delivery_retries_total").increment(1);
                 Outcome::Later
             }
         }

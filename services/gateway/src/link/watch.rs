@@ -45,7 +45,10 @@ impl Gateway {
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
                 _ = touch.tick() => {
-                    for engine in self.online() {
+                    let online = self.online();
+                    #[allow(clippy::cast_precision_loss)] // engine counts are far below 2^52
+                    metrics::gauge!("flowork_gateway_engines_online").set(online.len() as f64);
+                    for engine in online {
                         self.touch(engine).await;
                     }
                 }

@@ -231,6 +231,7 @@ impl Gateway {
                 e => e.into(),
             })?;
         self.link.mark_backlog(engine);
+        metrics::counter!("flowork_gateway_webhooks_buffered_total").increment(1);
         tracing::info!(%engine, delivery = %id, "buffered a webhook for an offline engine");
         if self.link.is_online(engine) {
             tokio::spawn(self.clone().drain(engine));
