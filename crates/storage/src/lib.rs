@@ -31,9 +31,7 @@ pub use error::{Result, StorageError};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use types::*;
-pub use webhook_buffer::{
-    NewWebhookDelivery, WebhookBacklog, WebhookBufferStore, WebhookDelivery,
-};
+pub use webhook_buffer::{NewWebhookDelivery, WebhookBacklog, WebhookBufferStore, WebhookDelivery};
 
 /// Opens the store named by `url` (`sqlite://<path>` or `postgres://...`) and migrates it.
 ///
