@@ -40,8 +40,8 @@ struct Linked {
     engine: tokio::task::JoinHandle<Result<(), flowork_kit::entry::BoxError>>,
 }
 
-async fn linked() -> Linked {
-    let stop = CancellationToken::new();
+/// A hub served by kit on loopback, as the gateway serves it; its URL.
+async fn hub(stop: &CancellationToken) -> (Hub, String) {
     let hub = Hub::new(HubConfig::default(), OneEngine);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -54,6 +54,23 @@ async fn linked() -> Linked {
         router,
         stop.clone(),
     ));
+    (hub, url)
+}
+
+async fn wait_online(hub: &Hub) {
+    let id = EngineId::new(ENGINE);
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !hub.is_online(&id) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the engine links");
+}
+
+async fn linked() -> Linked {
+    let stop = CancellationToken::new();
+    let (hub, url) = hub(&stop).await;
 
     let dir = tempfile::tempdir().expect("tempdir");
     write_token_file(&dir.path().join(TOKEN_FILE), TOKEN).expect("token file");
@@ -65,14 +82,7 @@ async fn linked() -> Linked {
     cfg.scheduler.engine_id = Some(ENGINE.into());
     assert!(!cfg.opens_port(ServiceName::Scheduler));
     let engine = tokio::spawn(flowork_scheduler::start(Arc::new(cfg), None, stop.clone()));
-    let id = EngineId::new(ENGINE);
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while !hub.is_online(&id) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the engine links");
+    wait_online(&hub).await;
     Linked {
         hub,
         _dir: dir,
@@ -332,4 +342,55 @@ async fn a_linked_engine_without_a_token_does_not_start() {
         .await
         .expect_err("no token");
     assert!(err.to_string().contains("FLOWORK_ENGINE_TOKEN"), "{err}");
+}
+
+/// The `flowork-scheduler` binary with a gateway and no `listen`: it links and listens nowhere.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_binary_links_and_opens_no_port() {
+    let stop = CancellationToken::new();
+    let (hub, url) = hub(&stop).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_flowork-scheduler"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("FLOWORK_")) {
+        cmd.env_remove(k);
+    }
+    let mut child = cmd
+        .args(["--data-dir", dir.path().to_str().expect("utf8")])
+        .env("RUST_LOG", "warn")
+        .env("FLOWORK_SCHEDULER__GATEWAY_URL", &url)
+        .env("FLOWORK_SCHEDULER__ENGINE_ID", ENGINE)
+        .env("FLOWORK_ENGINE_TOKEN", TOKEN)
+        .spawn()
+        .expect("spawn flowork-scheduler");
+    wait_online(&hub).await;
+    let listening: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|t| std::fs::read_to_string(t).ok())
+        .flat_map(|text| {
+            text.lines()
+                .skip(1)
+                .filter_map(|row| {
+                    let cols: Vec<&str> = row.split_whitespace().collect();
+                    (cols.get(3) == Some(&"0A")).then(|| cols.get(9).map(|s| (*s).to_owned()))?
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let sockets: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", child.id()))
+        .expect("fds")
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|t| {
+            let t = t.to_string_lossy().into_owned();
+            Some(t.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+        })
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(!sockets.is_empty(), "it holds its link socket");
+    assert!(
+        sockets.iter().all(|s| !listening.contains(s)),
+        "flowork-scheduler listens on a port"
+    );
+    stop.cancel();
 }
