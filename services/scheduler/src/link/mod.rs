@@ -75,6 +75,11 @@ pub(crate) fn spawn(
     } = settings;
     tracing::info!(gateway = %gateway_url, engine = %engine_id, "linking to the gateway");
     let cfg = LinkClientConfig::new(gateway_url, engine_id, token.as_str());
+    // Tunneled requests count in the engine's HTTP metrics like those on its own port.
+    flowork_kit::telemetry::prometheus();
+    let router = router.layer(axum::middleware::from_fn(
+        flowork_kit::telemetry::track_http,
+    ));
     let client = LinkClient::new(cfg, router);
     let state = client.state();
     events::spawn_forwarder(engine.clone(), client.events(), state.clone());
