@@ -202,7 +202,7 @@ pub(crate) async fn get(
     Ok(Json(gw.view(engine)))
 }
 
-/// Replace an engine's token; the old one stops working for new connections.
+/// Replace an engine's token; the old one stops working, and a link opened with it is closed.
 #[utoipa::path(post, path = "/api/v1/engines/{id}/rotate-token", tag = "engines",
     security(("bearer" = [])), params(("id" = String, Path, description = "Engine id")),
     responses((status = 200, body = EngineToken), (status = 400), (status = 401), (status = 404)))]
@@ -220,6 +220,8 @@ pub(crate) async fn rotate_token(
             StorageError::NotFound { .. } => GatewayError::not_found("engine", id),
             e => e.into(),
         })?;
+    // A link opened with the old token must not outlive it.
+    gw.link.hub.disconnect(&crate::link::link_id(id));
     tracing::info!(engine = %id, user = %caller.user_id, "rotated an engine token");
     Ok(Json(EngineToken {
         id: id.to_string(),
@@ -244,6 +246,7 @@ pub(crate) async fn delete(
             StorageError::NotFound { .. } => GatewayError::not_found("engine", id),
             e => e.into(),
         })?;
+    gw.link.hub.disconnect(&crate::link::link_id(id));
     tracing::info!(engine = %id, user = %caller.user_id, "deleted an engine");
     Ok(StatusCode::NO_CONTENT)
 }

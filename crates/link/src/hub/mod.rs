@@ -149,6 +149,18 @@ impl Hub {
         }
     }
 
+    /// Ends `engine`'s link, if it has one (its token was rotated or its registration deleted:
+    /// the engine must prove itself again). Answers whether there was one.
+    pub fn disconnect(&self, engine: &EngineId) -> bool {
+        match self.inner.session(engine) {
+            Some(session) => {
+                session.closed.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Ends every link and refuses new ones (gateway shutdown; engines will redial elsewhere).
     pub fn close(&self) {
         self.inner.closed.cancel();

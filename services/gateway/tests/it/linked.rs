@@ -105,9 +105,25 @@ pub async fn forwarding_reaches_only_the_owners_engine(fx: &Fixture) {
     assert_eq!(list["items"][0]["online"], true, "{list}");
     assert!(list["items"][0]["last_seen"].is_string(), "{list}");
 
+    // Rotating the token cuts the link: the engine's redial with the old token is refused.
+    let res = http
+        .post(served.url(&format!("/api/v1/engines/{engine}/rotate-token")))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .expect("rotate");
+    assert_eq!(res.status(), 200);
+    served.wait_online(&engine.to_string(), false).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !served
+            .gw
+            .hub()
+            .is_online(&flowork_link::EngineId::new(engine.to_string()))
+    );
+
     // Offline: 503 problem with Retry-After, at once.
     eng.stop().await;
-    served.wait_online(&engine.to_string(), false).await;
     let started = Instant::now();
     let res = http
         .get(&api)
