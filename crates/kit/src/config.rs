@@ -107,6 +107,9 @@ pub struct SchedulerConfig {
     /// This engine's id at the gateway (`POST /api/v1/engines` gives it); needed with
     /// `gateway_url`. The token comes from `FLOWORK_ENGINE_TOKEN` or `<data_dir>/engine.token`.
     pub engine_id: Option<String>,
+    /// The store service this engine keeps its state in (`http://127.0.0.1:7101`). Unset: the
+    /// engine opens `database.url` itself. `flowork up` ignores it (its engine shares its store).
+    pub store_url: Option<String>,
     /// Executions one process drives at once.
     pub concurrency: usize,
     /// How long a worker holds a job without renewing it; a dead worker's executions resume
@@ -167,6 +170,7 @@ impl Default for SchedulerConfig {
             listen: None,
             gateway_url: None,
             engine_id: None,
+            store_url: None,
             concurrency: 64,
             lease_ms: 60_000,
             redis_url: None,
@@ -296,6 +300,17 @@ impl Config {
             }
         }
         self.scheduler.validate_link()?;
+        if let Some(url) = &self.scheduler.store_url {
+            match url::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                _ => {
+                    return Err(KitError::Config(format!(
+                        "scheduler.store_url = {:?}: expected http(s)://host:port",
+                        redact_password(url)
+                    )));
+                }
+            }
+        }
         if !(60..=86_400).contains(&self.gateway.access_token_ttl_secs) {
             return Err(KitError::Config(
                 "gateway.access_token_ttl_secs must be between 60 and 86400".into(),
@@ -370,6 +385,7 @@ impl Config {
         shown.database.url = shown.database.url.as_deref().map(redact_password);
         shown.scheduler.redis_url = shown.scheduler.redis_url.as_deref().map(redact_password);
         shown.scheduler.gateway_url = shown.scheduler.gateway_url.as_deref().map(redact_password);
+        shown.scheduler.store_url = shown.scheduler.store_url.as_deref().map(redact_password);
         toml::to_string_pretty(&shown).map_err(|e| KitError::Config(e.to_string()))
     }
 }

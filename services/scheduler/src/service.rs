@@ -108,8 +108,9 @@ pub async fn serve(
     }
 }
 
-/// The standalone `flowork-scheduler`: its own store connection. `listener` is `None` when it
-/// dials out to a gateway and no `scheduler.listen` is set.
+/// The standalone `flowork-scheduler`: the store service at `scheduler.store_url`, else its own
+/// database connection. `listener` is `None` when it dials out to a gateway and no
+/// `scheduler.listen` is set.
 pub async fn start(
     cfg: Arc<Config>,
     listener: Option<TcpListener>,
@@ -117,10 +118,25 @@ pub async fn start(
 ) -> Result<(), BoxError> {
     // Read the token before touching the database, so a missing one fails fast.
     let link = LinkSettings::from_config(&cfg).await?;
-    let store = flowork_storage::open(&cfg).await?;
+    let store = open_store(&cfg).await?;
     let engine = prepare(&cfg, store).await?;
     serve(&cfg, engine, listener, link, shutdown).await?;
     Ok(())
+}
+
+/// The store service when `scheduler.store_url` is set, else the configured database.
+async fn open_store(cfg: &Config) -> Result<Arc<dyn Store>, BoxError> {
+    let Some(url) = &cfg.scheduler.store_url else {
+        return flowork_storage::open(cfg).await;
+    };
+    // The data dir still holds the master key and the engine token.
+    flowork_kit::entry::ensure_data_dir(&cfg.data_dir)?;
+    let shown = flowork_kit::config::redact_password(url);
+    let store = flowork_store::RemoteStore::connect(url)
+        .await
+        .map_err(|e| format!("scheduler.store_url = {shown}: {e}"))?;
+    tracing::info!(backend = ?store.backend(), store = %shown, "store service connected");
+    Ok(Arc::new(store))
 }
 
 /// Workers on the configured queue: Redis Streams when `scheduler.redis_url` is set, else the

@@ -237,3 +237,33 @@ fn the_gateway_link_settings_are_checked() {
     let dumped = cfg.dump().expect("dump");
     assert!(!dumped.contains("s3cret"), "{dumped}");
 }
+
+#[test]
+fn the_engine_store_url_loads_and_is_checked() {
+    Jail::expect_with(|jail| {
+        jail.set_env("FLOWORK_SCHEDULER__STORE_URL", "http://127.0.0.1:7101");
+        let cfg = Config::load(None, none()).expect("valid");
+        assert_eq!(
+            cfg.scheduler.store_url.as_deref(),
+            Some("http://127.0.0.1:7101")
+        );
+        Ok(())
+    });
+    assert_eq!(Config::default().scheduler.store_url, None);
+    for bad in [
+        "127.0.0.1:7101",
+        "grpc://store:7101",
+        "http://",
+        "not a url",
+    ] {
+        let err = load_err(|j| {
+            j.set_env("FLOWORK_SCHEDULER__STORE_URL", bad);
+            Ok(())
+        });
+        assert!(err.contains("scheduler.store_url"), "{bad}: {err}");
+    }
+    let mut cfg = Config::default();
+    cfg.scheduler.store_url = Some("https://engine:s3cret@store.internal:7101".into());
+    let dumped = cfg.dump().expect("dump");
+    assert!(!dumped.contains("s3cret"), "{dumped}");
+}
