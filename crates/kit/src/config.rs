@@ -92,6 +92,14 @@ pub struct GatewayConfig {
     pub forward_timeout_secs: u64,
     /// Largest webhook body the gateway buffers for an offline engine (413 above it).
     pub webhook_max_body_bytes: usize,
+    /// `redis://...` shared by several gateway replicas: which replica holds which engine's
+    /// link. Unset: a single gateway, no Redis.
+    pub redis_url: Option<String>,
+    /// How the other replicas reach this one over HTTP (`http://10.0.0.5:8000`). Unset: from
+    /// the address it listens on (which must then not be 0.0.0.0 / [::]).
+    pub advertise_url: Option<String>,
+    /// Prefix of the gateway's Redis keys (replicas of one deployment share it).
+    pub redis_prefix: String,
 }
 
 /// `[scheduler]`: the engine's workers.
@@ -236,6 +244,38 @@ impl Default for GatewayConfig {
             cors_origins: Vec::new(),
             forward_timeout_secs: 300,
             webhook_max_body_bytes: 16 * 1024 * 1024,
+            redis_url: None,
+            advertise_url: None,
+            redis_prefix: "flowork:gateway".to_owned(),
+        }
+    }
+}
+
+impl GatewayConfig {
+    /// The replica settings: a usable Redis URL, and a way for other replicas to reach this one.
+    fn validate_replicas(&self) -> Result<(), KitError> {
+        let Some(url) = &self.redis_url else {
+            return Ok(());
+        };
+        if !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "redis" | "rediss")) {
+            return Err(KitError::Config(format!(
+                "gateway.redis_url = {:?}: expected redis://host:port/",
+                redact_password(url)
+            )));
+        }
+        match &self.advertise_url {
+            Some(a) => match url::Url::parse(a) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+                _ => Err(KitError::Config(format!(
+                    "gateway.advertise_url = {a:?}: expected http(s)://host:port"
+                ))),
+            },
+            None if self.listen.ip().is_unspecified() => Err(KitError::Config(format!(
+                "gateway.advertise_url is required with gateway.redis_url when gateway.listen \
+                 is {} (other replicas cannot reach an unspecified address)",
+                self.listen
+            ))),
+            None => Ok(()),
         }
     }
 }
@@ -311,6 +351,7 @@ impl Config {
                 }
             }
         }
+        self.gateway.validate_replicas()?;
         if !(60..=86_400).contains(&self.gateway.access_token_ttl_secs) {
             return Err(KitError::Config(
                 "gateway.access_token_ttl_secs must be between 60 and 86400".into(),
@@ -384,6 +425,7 @@ impl Config {
         let mut shown = self.clone();
         shown.database.url = shown.database.url.as_deref().map(redact_password);
         shown.scheduler.redis_url = shown.scheduler.redis_url.as_deref().map(redact_password);
+        shown.gateway.redis_url = shown.gateway.redis_url.as_deref().map(redact_password);
         shown.scheduler.gateway_url = shown.scheduler.gateway_url.as_deref().map(redact_password);
         shown.scheduler.store_url = shown.scheduler.store_url.as_deref().map(redact_password);
         toml::to_string_pretty(&shown).map_err(|e| KitError::Config(e.to_string()))

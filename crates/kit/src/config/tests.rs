@@ -267,3 +267,39 @@ fn the_engine_store_url_loads_and_is_checked() {
     let dumped = cfg.dump().expect("dump");
     assert!(!dumped.contains("s3cret"), "{dumped}");
 }
+
+#[test]
+fn gateway_replica_settings_load_and_are_checked() {
+    Jail::expect_with(|jail| {
+        jail.set_env("FLOWORK_GATEWAY__REDIS_URL", "redis://:pw@127.0.0.1:6379/");
+        jail.set_env("FLOWORK_GATEWAY__ADVERTISE_URL", "http://10.0.0.5:8000");
+        let cfg = Config::load(None, none()).expect("valid");
+        assert_eq!(
+            cfg.gateway.advertise_url.as_deref(),
+            Some("http://10.0.0.5:8000")
+        );
+        assert_eq!(cfg.gateway.redis_prefix, "flowork:gateway");
+        assert!(!cfg.dump().expect("dump").contains(":pw@"));
+        Ok(())
+    });
+    let err = load_err(|j| {
+        j.set_env("FLOWORK_GATEWAY__REDIS_URL", "http://u:pw@redis/");
+        Ok(())
+    });
+    assert!(
+        err.contains("gateway.redis_url") && !err.contains(":pw@"),
+        "{err}"
+    );
+    let err = load_err(|j| {
+        j.set_env("FLOWORK_GATEWAY__REDIS_URL", "redis://127.0.0.1/");
+        j.set_env("FLOWORK_GATEWAY__LISTEN", "0.0.0.0:8000");
+        Ok(())
+    });
+    assert!(err.contains("gateway.advertise_url"), "{err}");
+    let err = load_err(|j| {
+        j.set_env("FLOWORK_GATEWAY__REDIS_URL", "redis://127.0.0.1/");
+        j.set_env("FLOWORK_GATEWAY__ADVERTISE_URL", "10.0.0.5:8000");
+        Ok(())
+    });
+    assert!(err.contains("gateway.advertise_url"), "{err}");
+}
