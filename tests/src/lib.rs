@@ -1,2 +1,4 @@
-//! Cross-service end-to-end tests live in `tests/tests/`: they start the whole stack in-process
-//! with `flowork_cli::up::launch` and talk to it only over its public and private ports.
+//! Cross-service end-to-end tests live in `tests/tests/`: most start the whole stack in-process
+//! with `flowork_cli::up::launch`; `split/` runs gateway, store and engine as separate OS
+//! processes (the `flowork-e2e-cli` binary, which is `flowork`) and talks to them only over their
+//! ports.

@@ -1,10 +1,15 @@
 //! Test support shared by every crate's tests (dev-dependency only).
 //!
+//! [`procfs::sockets`] tells which sockets a child process holds and whether any listens.
+//!
 //! Tests that need Postgres or Redis read `FLOWORK_TEST_PG` / `FLOWORK_TEST_REDIS`, which
 //! `scripts/test` always sets. When one is unset, a test says so loudly and returns; under
 //! `CI=true` it fails instead, so CI can never pass by skipping.
 
 use std::io::Write;
+
+#[cfg(target_os = "linux")]
+pub mod procfs;
 
 /// The Postgres URL tests use, or `None` after a loud SKIPPED line (a panic under `CI=true`).
 pub fn postgres() -> Option<String> {

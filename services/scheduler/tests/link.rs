@@ -364,32 +364,12 @@ async fn the_scheduler_binary_links_and_opens_no_port() {
         .spawn()
         .expect("spawn flowork-scheduler");
     wait_online(&hub).await;
-    let listening: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
-        .iter()
-        .filter_map(|t| std::fs::read_to_string(t).ok())
-        .flat_map(|text| {
-            text.lines()
-                .skip(1)
-                .filter_map(|row| {
-                    let cols: Vec<&str> = row.split_whitespace().collect();
-                    (cols.get(3) == Some(&"0A")).then(|| cols.get(9).map(|s| (*s).to_owned()))?
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    let sockets: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", child.id()))
-        .expect("fds")
-        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
-        .filter_map(|t| {
-            let t = t.to_string_lossy().into_owned();
-            Some(t.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
-        })
-        .collect();
+    let sockets = flowork_testkit::procfs::sockets(child.id()).expect("/proc");
     let _ = child.kill();
     let _ = child.wait();
-    assert!(!sockets.is_empty(), "it holds its link socket");
+    assert!(!sockets.held.is_empty(), "it holds its link socket");
     assert!(
-        sockets.iter().all(|s| !listening.contains(s)),
+        sockets.listening.is_empty(),
         "flowork-scheduler listens on a port"
     );
     stop.cancel();
