@@ -116,6 +116,22 @@ impl Api {
             .any(|e| e["id"] == engine && e["online"] == true)
     }
 
+    /// The sum of a counter in the gateway's `/metrics` (0 before it is first counted).
+    pub async fn counter(&self, name: &str) -> f64 {
+        let url = format!("{}/metrics", self.base);
+        let text = match self.http.get(&url).send().await {
+            Ok(res) => res.text().await.unwrap_or_default(),
+            Err(e) => panic!("GET /metrics: {e}"),
+        };
+        text.lines()
+            .filter(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with([' ', '{']))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
     /// Every execution of `workflow` on `engine`, newest first.
     pub async fn executions(&self, engine: &str, workflow: &str) -> Vec<Value> {
         let path = format!("/api/v1/engines/{engine}/executions?workflow_id={workflow}");

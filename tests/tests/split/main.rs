@@ -4,6 +4,7 @@
 //! gateway; they survive a gateway restart, and each runs exactly once when the engine is back.
 
 mod api;
+mod buffer;
 mod flow;
 mod procs;
 
