@@ -40,6 +40,10 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Print the OpenAPI 3.1 document of the whole API (gateway and engine routes) as JSON.
+    ///
+    /// The same document the gateway serves at /api/openapi.json, with a docs page at /docs.
+    Openapi,
 }
 
 /// Parses the command line and runs it.
@@ -48,5 +52,18 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Up { port } => up::main(&cli.config, port),
         Command::Serve { service, listen } => serve::main(&cli.config, service, listen),
+        Command::Openapi => {
+            let doc = flowork_gateway::openapi_document();
+            match serde_json::to_string_pretty(doc) {
+                Ok(text) => {
+                    println!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: could not render the OpenAPI document: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
 }

@@ -78,9 +78,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// Every route of the gateway, with its layers.
 pub(crate) fn router(gw: Gateway) -> Router {
-    let (public, mut doc) = public_routes().split_for_parts();
-    let (protected, protected_doc) = protected_routes().split_for_parts();
-    doc.merge(protected_doc);
+    // The document served is the whole surface (crate::api_doc), not only these routes.
+    let (public, _) = public_routes().split_for_parts();
+    let (protected, _) = protected_routes().split_for_parts();
     // Webhooks take any method (the document shows POST).
     let public = public.route("/webhook/{engine_id}/{*path}", any(webhooks::receive));
     // Any method, any path under an engine the gateway does not serve itself (documented once,
@@ -105,7 +105,11 @@ pub(crate) fn router(gw: Gateway) -> Router {
     let mut app = open
         .merge(public)
         .merge(protected)
-        .route("/api/openapi.json", get(move || async move { Json(doc) }))
+        .route(
+            "/api/openapi.json",
+            get(|| async { Json(crate::api_doc::openapi_document()) }),
+        )
+        .route("/docs", get(crate::docs::page))
         .fallback(|| async { Problem::not_found("no such route") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(gw)
@@ -156,10 +160,11 @@ async fn security_headers(req: Request, next: Next) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-    );
+    // A page that needs more (`/docs`) sets its own policy.
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(
+            "default-src 'none'; frame-ancestors 'none'",
+        ));
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     res

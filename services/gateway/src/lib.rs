@@ -8,8 +8,10 @@
 
 mod admin;
 pub mod api;
+mod api_doc;
 mod api_keys;
 pub mod auth;
+mod docs;
 mod engines;
 mod error;
 mod health;
@@ -30,6 +32,7 @@ use flowork_storage::{AccountStore, Store};
 use tokio::net::TcpListener;
 
 pub use admin::{AdminBootstrap, bootstrap_admin, print_generated};
+pub use api_doc::openapi_document;
 pub use auth::ratelimit::Limit;
 pub use auth::{Caller, LoginLimits, Via};
 pub use engines::{EnginePresence, NoPresence};

@@ -69,6 +69,18 @@ pub async fn edge_layers_and_public_routes(fx: &Fixture) {
     }
     let doc = fx.call(Method::GET, "/api/openapi.json", None, None).await;
     assert!(doc.body["paths"]["/api/v1/auth/login"].is_object());
+    assert!(doc.body["paths"]["/api/v1/engines/{engine_id}/workflows"].is_object());
+    // The docs page: its own assets only, allowed by hash, nothing from elsewhere.
+    let docs = fx.call(Method::GET, "/docs", None, None).await;
+    assert_eq!(docs.status, StatusCode::OK);
+    assert!(docs.text.contains("/api/openapi.json"));
+    let csp = docs.headers["content-security-policy"]
+        .to_str()
+        .expect("csp");
+    assert!(
+        csp.contains("script-src 'sha256-") && csp.contains("connect-src 'self'"),
+        "{csp}"
+    );
     // A request id sent by the client is kept.
     let mut req = request(Method::GET, "/healthz", None, None, [10, 0, 0, 9]);
     req.headers_mut()
