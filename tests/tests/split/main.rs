@@ -7,6 +7,7 @@ mod api;
 mod buffer;
 mod flow;
 mod procs;
+mod steps;
 
 use std::time::Instant;
 
