@@ -16,19 +16,21 @@ use crate::auth::tokens::{self, ENGINE_PREFIX};
 use crate::error::{GatewayError, Result};
 use crate::input::{self, JsonObject};
 
-/// Which engines are connected right now. The EngineLink broker implements it; until one is
-/// plugged in ([`Gateway::with_presence`]) every engine reads as offline.
+/// Which engines are connected right now, when not the gateway's own answer (linked here or,
+/// with replicas, recorded in Redis); see [`Gateway::with_presence`].
+#[async_trait::async_trait]
 pub trait EnginePresence: Send + Sync {
     /// Whether `engine` holds a live EngineLink stream to this gateway (or a replica).
-    fn is_online(&self, engine: EngineId) -> bool;
+    async fn is_online(&self, engine: EngineId) -> bool;
 }
 
 /// No broker: nothing is online.
 #[derive(Debug, Default)]
 pub struct NoPresence;
 
+#[async_trait::async_trait]
 impl EnginePresence for NoPresence {
-    fn is_online(&self, _: EngineId) -> bool {
+    async fn is_online(&self, _: EngineId) -> bool {
         false
     }
 }
@@ -89,11 +91,15 @@ fn all_flag(query: Option<&str>) -> Result<bool> {
 }
 
 impl Gateway {
-    fn view(&self, e: Engine) -> EngineView {
+    async fn view(&self, e: Engine) -> EngineView {
+        let online = match &self.presence {
+            Some(p) => p.is_online(e.id).await,
+            None => self.linked_anywhere(e.id).await,
+        };
         EngineView {
             id: e.id.to_string(),
             name: e.name,
-            online: self.presence.is_online(e.id),
+            online,
             last_seen: e.last_seen_at.map(|t| t.to_rfc3339()),
         }
     }
@@ -183,7 +189,7 @@ pub(crate) async fn list(
     };
     let engines = gw.accounts.list_engines(owner).await?;
     Ok(Json(EngineList {
-        items: engines.into_iter().map(|e| gw.view(e)).collect(),
+        items: futures::future::join_all(engines.into_iter().map(|e| gw.view(e))).await,
     }))
 }
 
@@ -199,7 +205,7 @@ pub(crate) async fn get(
     let engine = gw
         .owned_engine(caller.user_id, input::id(&id, "id")?)
         .await?;
-    Ok(Json(gw.view(engine)))
+    Ok(Json(gw.view(engine).await))
 }
 
 /// Replace an engine's token; the old one stops working, and a link opened with it is closed.
@@ -221,7 +227,7 @@ pub(crate) async fn rotate_token(
             e => e.into(),
         })?;
     // A link opened with the old token must not outlive it.
-    gw.link.hub.disconnect(&crate::link::link_id(id));
+    gw.disconnect_everywhere(id).await;
     tracing::info!(engine = %id, user = %caller.user_id, "rotated an engine token");
     Ok(Json(EngineToken {
         id: id.to_string(),
@@ -246,7 +252,7 @@ pub(crate) async fn delete(
             StorageError::NotFound { .. } => GatewayError::not_found("engine", id),
             e => e.into(),
         })?;
-    gw.link.hub.disconnect(&crate::link::link_id(id));
+    gw.disconnect_everywhere(id).await;
     tracing::info!(engine = %id, user = %caller.user_id, "deleted an engine");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -45,6 +45,13 @@ pub enum GatewayError {
     /// Reaching an engine over EngineLink failed (offline, busy, timeout, dropped).
     #[error(transparent)]
     Link(#[from] flowork_link::LinkError),
+    /// Several replicas: the one holding the engine's link does not answer (it may have just
+    /// died; its record in Redis lapses within seconds).
+    #[error("the gateway replica linked to engine {engine} cannot be reached; retry later")]
+    ReplicaUnreachable { engine: String },
+    /// `gateway.redis_url` cannot be used (at start).
+    #[error("gateway.redis_url: {0}")]
+    Redis(String),
     /// A bug or a failed background task; details are logged, not answered.
     #[error("internal error: {0}")]
     Internal(String),
@@ -97,7 +104,12 @@ impl GatewayError {
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "engine-offline", detail)
             }
             Self::Link(e) => e.to_problem(),
-            Self::Key { .. } | Self::Internal(_) => {
+            Self::ReplicaUnreachable { .. } => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "replica-unreachable",
+                detail,
+            ),
+            Self::Key { .. } | Self::Redis(_) | Self::Internal(_) => {
                 tracing::error!(error = %self, "gateway failure");
                 Problem::internal("the gateway failed; see its log")
             }
@@ -110,6 +122,9 @@ impl From<GatewayError> for Problem {
         e.to_problem()
     }
 }
+
+/// About a third of how long a dead replica's link records last.
+const REPLICA_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 fn retry_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
@@ -124,6 +139,7 @@ impl IntoResponse for GatewayError {
                 retry_after: after, ..
             } => Some(*after),
             Self::Link(e) => e.retry_after(),
+            Self::ReplicaUnreachable { .. } => Some(REPLICA_RETRY_AFTER),
             _ => None,
         };
         if let Some(after) = after

@@ -18,6 +18,7 @@ mod health;
 mod input;
 mod keyfile;
 mod link;
+mod replicas;
 mod users;
 
 use std::sync::Arc;
@@ -54,9 +55,12 @@ pub struct Gateway {
     cors_origins: Arc<Vec<String>>,
     auth: Arc<auth::Auth>,
     login_limits: Arc<auth::LoginLimiters>,
-    presence: Arc<dyn EnginePresence>,
+    /// `online` in engine listings, when a test overrides the gateway's own answer.
+    presence: Option<Arc<dyn EnginePresence>>,
     /// The EngineLink hub and what the gateway tracks about linked engines.
     link: Arc<link::Link>,
+    /// The other replicas (with `gateway.redis_url`).
+    replicas: Option<Arc<replicas::Replicas>>,
 }
 
 impl Gateway {
@@ -82,10 +86,12 @@ impl Gateway {
             ..LinkSettings::default()
         };
         let link = Arc::new(link::Link::new(settings, accounts.clone()));
+        let replicas = replicas::Replicas::connect(g, &secret).await?.map(Arc::new);
         Ok(Self {
             store,
-            presence: Arc::new(link::HubPresence(link.hub.clone())),
+            presence: None,
             link,
+            replicas,
             accounts,
             probes: Arc::new(probes),
             public_metrics: g.public_metrics,
@@ -98,9 +104,7 @@ impl Gateway {
     /// Replaces the EngineLink settings (timeouts, webhook buffer limits; tests shorten them).
     /// Call before serving: it starts a fresh hub.
     pub fn with_link_settings(mut self, settings: LinkSettings) -> Self {
-        let link = Arc::new(link::Link::new(settings, self.accounts.clone()));
-        self.presence = Arc::new(link::HubPresence(link.hub.clone()));
-        self.link = link;
+        self.link = Arc::new(link::Link::new(settings, self.accounts.clone()));
         self
     }
 
@@ -109,10 +113,10 @@ impl Gateway {
         &self.link.hub
     }
 
-    /// Answers `online` in engine listings from `presence` instead of this gateway's hub
-    /// (several replicas would share presence).
+    /// Answers `online` in engine listings from `presence` instead of the gateway's own hub
+    /// (and, with replicas, Redis).
     pub fn with_presence(mut self, presence: Arc<dyn EnginePresence>) -> Self {
-        self.presence = presence;
+        self.presence = Some(presence);
         self
     }
 
@@ -127,10 +131,19 @@ impl Gateway {
         &self.accounts
     }
 
-    /// The gateway's HTTP routes, and the EngineLink gRPC service beside them.
+    /// The gateway's HTTP routes, and the EngineLink gRPC service beside them (and, with
+    /// replicas, the internal routes they call each other on).
     pub fn router(self) -> Router {
         let grpc = self.link.grpc_routes();
-        api::router(self).merge(grpc)
+        let internal = self
+            .replicas
+            .is_some()
+            .then(|| replicas::internal::routes().with_state(self.clone()));
+        let app = api::router(self).merge(grpc);
+        match internal {
+            Some(internal) => app.merge(internal),
+            None => app,
+        }
     }
 
     /// Deletes expired refresh tokens, and buffered webhooks whose engine stayed away too
@@ -164,7 +177,11 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), KitError> {
+    if let (Some(r), Ok(addr)) = (&gw.replicas, listener.local_addr()) {
+        r.bound(addr);
+    }
     tokio::spawn(gw.clone().purge_loop(shutdown.clone()));
+    tokio::spawn(gw.clone().keep_links(shutdown.clone()));
     let presence = gw.link.hub.presence();
     tokio::spawn(gw.clone().watch_links(presence, shutdown.clone()));
     let hub = gw.link.hub.clone();

@@ -31,6 +31,8 @@ pub enum Via {
     AccessToken,
     /// An API key.
     ApiKey(ApiKeyId),
+    /// Another gateway replica authenticated the caller and relayed the request (signed).
+    Relay,
 }
 
 /// The authenticated caller of a protected route.

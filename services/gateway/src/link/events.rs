@@ -21,6 +21,7 @@ use crate::Gateway;
 use crate::auth::Caller;
 use crate::error::Result;
 use crate::input;
+use crate::replicas::Hop;
 
 const KEEPALIVE: Duration = Duration::from_secs(15);
 const FINISHED: &str = "execution_finished";
@@ -40,17 +41,35 @@ pub(crate) async fn follow(
     caller: Caller,
     Path((id, execution)): Path<(String, String)>,
 ) -> Response {
-    match follow_inner(gw, caller, &id, &execution).await {
+    match follow_inner(gw, caller, &id, &execution, Hop::Edge).await {
         Ok(res) => res,
         Err(e) => e.into_response(),
     }
 }
 
-async fn follow_inner(gw: Gateway, caller: Caller, id: &str, exec: &str) -> Result<Response> {
+/// Streams from this replica's link, or (from a client) relays to the replica holding it.
+pub(crate) async fn follow_inner(
+    gw: Gateway,
+    caller: Caller,
+    id: &str,
+    exec: &str,
+    hop: Hop,
+) -> Result<Response> {
     let engine = gw
         .owned_engine(caller.user_id, input::id(id, "id")?)
         .await?;
     let execution: ExecutionId = input::id(exec, "execution_id")?;
+    if hop == Hop::Edge
+        && !gw.link.is_online(engine.id)
+        && let Some(holder) = gw.holder_elsewhere(engine.id).await
+    {
+        let target = format!("/internal/v1/engines/{}/events/{execution}", engine.id);
+        let who = Some((caller.user_id, caller.role));
+        let req = http::Request::get("/").body(Body::empty()).map_err(|e| {
+            crate::error::GatewayError::Internal(format!("relayed events request: {e}"))
+        })?;
+        return gw.relay(engine.id, &holder, &target, req, who).await;
+    }
     // Subscribe before asking where it stands, so nothing falls between the two.
     let events = gw.link.hub.events(&link_id(engine.id));
     let mut req = http::Request::new(Body::empty());

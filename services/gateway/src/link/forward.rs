@@ -16,6 +16,7 @@ use crate::Gateway;
 use crate::auth::Caller;
 use crate::error::{GatewayError, Result};
 use crate::input;
+use crate::replicas::Hop;
 
 const PREFIX: &str = "/api/v1/engines/";
 
@@ -35,16 +36,34 @@ pub(crate) async fn forward_doc() {}
 
 /// Forwards any method to the caller's engine.
 pub(crate) async fn forward(State(gw): State<Gateway>, caller: Caller, req: Request) -> Response {
-    match forward_inner(&gw, caller, req).await {
+    match forward_inner(&gw, caller, req, Hop::Edge).await {
         Ok(res) => res,
         Err(e) => e.into_response(),
     }
 }
 
-async fn forward_inner(gw: &Gateway, caller: Caller, req: Request) -> Result<Response> {
+/// Forwards over this replica's link, or (from a client) relays to the replica holding it.
+pub(crate) async fn forward_inner(
+    gw: &Gateway,
+    caller: Caller,
+    req: Request,
+    hop: Hop,
+) -> Result<Response> {
     let (mut parts, body) = req.into_parts();
     let (id, rest) = split(parts.uri.path())?;
     let engine = gw.owned_engine(caller.user_id, id).await?;
+    if hop == Hop::Edge
+        && !gw.link.is_online(engine.id)
+        && let Some(holder) = gw.holder_elsewhere(engine.id).await
+    {
+        let target = match parts.uri.query() {
+            Some(q) => format!("/internal/v1/engines/{id}/forward/{rest}?{q}"),
+            None => format!("/internal/v1/engines/{id}/forward/{rest}"),
+        };
+        let who = Some((caller.user_id, caller.role));
+        let req = Request::from_parts(parts, body);
+        return gw.relay(engine.id, &holder, &target, req, who).await;
+    }
     let target = match parts.uri.query() {
         Some(q) => format!("/api/v1/{rest}?{q}"),
         None => format!("/api/v1/{rest}"),

@@ -6,7 +6,7 @@
 pub(crate) mod delivery;
 pub(crate) mod events;
 pub(crate) mod forward;
-mod headers;
+pub(crate) mod headers;
 pub(crate) mod watch;
 pub(crate) mod webhooks;
 
@@ -22,7 +22,7 @@ use flowork_storage::AccountStore;
 use tonic::server::NamedService;
 use tower::ServiceExt as _;
 
-use crate::engines::{EnginePresence, verify_engine_token};
+use crate::engines::verify_engine_token;
 use crate::error::GatewayError;
 
 use self::webhooks::WebhookRoute;
@@ -170,14 +170,5 @@ impl EngineAuth for StoreAuth {
             // The store is down: "cannot tell now" (the hub answers Unavailable, not a refusal).
             Err(e) => Err(LinkError::Engine(e.to_string())),
         }
-    }
-}
-
-/// Presence for engine listings, straight from the hub.
-pub(crate) struct HubPresence(pub(crate) Hub);
-
-impl EnginePresence for HubPresence {
-    fn is_online(&self, engine: EngineId) -> bool {
-        self.0.is_online(&link_id(engine))
     }
 }

@@ -26,6 +26,7 @@ impl Gateway {
                     Ok(Presence::Connected(id)) => {
                         if let Some(engine) = parse(&id) {
                             self.touch(engine).await;
+                            self.claim_link(engine).await;
                             self.link.mark_backlog(engine);
                             tokio::spawn(self.clone().on_connect(engine));
                         }
@@ -33,11 +34,13 @@ impl Gateway {
                     Ok(Presence::Disconnected(id)) => {
                         if let Some(engine) = parse(&id) {
                             self.touch(engine).await;
+                            self.release_link(engine).await;
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         // Missed some: treat every live engine as freshly connected.
                         for engine in self.online() {
+                            self.claim_link(engine).await;
                             self.link.mark_backlog(engine);
                             tokio::spawn(self.clone().on_connect(engine));
                         }
@@ -77,7 +80,7 @@ impl Gateway {
         self.drain(engine).await;
     }
 
-    fn online(&self) -> Vec<EngineId> {
+    pub(crate) fn online(&self) -> Vec<EngineId> {
         self.link.hub.online().iter().filter_map(parse).collect()
     }
 

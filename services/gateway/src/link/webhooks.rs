@@ -22,6 +22,7 @@ use super::forward::engine_uri;
 use super::headers;
 use crate::Gateway;
 use crate::error::{GatewayError, Result};
+use crate::replicas::Hop;
 
 const PREFIX: &str = "/webhook/";
 
@@ -55,10 +56,29 @@ pub(crate) struct Buffered {
         (status = 413, description = "Body over the buffer limit (engine offline)"),
         (status = 503, description = "Engine offline and the webhook waits for its answer, or the buffer is full; see Retry-After")))]
 pub(crate) async fn receive(State(gw): State<Gateway>, req: Request) -> Response {
+    receive_inner(gw, req, Hop::Edge).await
+}
+
+/// Serves a webhook here, or (from a client) relays it to the replica holding the link, which
+/// then decides between forwarding and buffering (its drain state orders the deliveries).
+pub(crate) async fn receive_inner(gw: Gateway, req: Request, hop: Hop) -> Response {
     let Some((engine, raw_path)) = split(req.uri().path()) else {
         return Problem::not_found("no such webhook").into_response();
     };
     let online = gw.link.is_online(engine);
+    if hop == Hop::Edge
+        && !online
+        && let Some(holder) = gw.holder_elsewhere(engine).await
+    {
+        let target = match req.uri().query() {
+            Some(q) => format!("/internal/v1/engines/{engine}/webhook/{raw_path}?{q}"),
+            None => format!("/internal/v1/engines/{engine}/webhook/{raw_path}"),
+        };
+        return gw
+            .relay(engine, &holder, &target, req, None)
+            .await
+            .unwrap_or_else(IntoResponse::into_response);
+    }
     if online && !gw.link.has_backlog(engine) {
         return gw.forward_webhook(engine, &raw_path, req).await;
     }
@@ -140,7 +160,12 @@ fn lookup<'a>(
 
 impl Gateway {
     async fn find_route(&self, engine: EngineId, method: &str, raw: &str) -> Option<WebhookRoute> {
-        let routes = match self.link.cached_routes(engine) {
+        // With replicas, the holder refreshes the stored table; this replica's copy may be old.
+        let cached = self
+            .replicas
+            .is_none()
+            .then(|| self.link.cached_routes(engine));
+        let routes = match cached.flatten() {
             Some(r) => r,
             None => Arc::new(self.stored_routes(engine).await?),
         };
@@ -235,6 +260,10 @@ impl Gateway {
         tracing::info!(%engine, delivery = %id, "buffered a webhook for an offline engine");
         if self.link.is_online(engine) {
             tokio::spawn(self.clone().drain(engine));
+        } else if let Some(holder) = self.holder_elsewhere(engine).await {
+            // The engine linked elsewhere after we looked (stored first, asked second: the
+            // holder's first drain runs after its claim, so one of the two sees the other).
+            tokio::spawn(self.clone().nudge(engine, holder));
         }
         Ok(id)
     }

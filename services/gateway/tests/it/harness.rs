@@ -125,6 +125,21 @@ impl Fixture {
             data_dir: self.dir.path().to_path_buf(),
             ..Config::default()
         };
+        self.reopened(cfg).await
+    }
+
+    /// A gateway replica over the same database and key, sharing `redis_url` under `prefix`.
+    pub async fn replica(&self, redis_url: &str, prefix: &str) -> Gateway {
+        let mut cfg = Config {
+            data_dir: self.dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        cfg.gateway.redis_url = Some(redis_url.to_owned());
+        cfg.gateway.redis_prefix = prefix.to_owned();
+        self.reopened(cfg).await
+    }
+
+    async fn reopened(&self, cfg: Config) -> Gateway {
         let (store, accounts): (Arc<dyn Store>, Arc<dyn AccountStore>) = match &self.pg {
             None => {
                 let path = self.dir.path().join("flowork.db");

@@ -8,6 +8,7 @@ mod engines;
 mod fake_engine;
 mod harness;
 mod linked;
+mod replicas;
 mod served;
 mod users;
 
@@ -18,6 +19,7 @@ mod checks {
     pub use crate::edge::*;
     pub use crate::engines::*;
     pub use crate::linked::*;
+    pub use crate::replicas::*;
     pub use crate::users::*;
 }
 
@@ -44,4 +46,5 @@ both_backends! {
     forwarding_reaches_only_the_owners_engine,
     webhooks_are_buffered_offline_and_delivered_in_order_once,
     live_events_stream_as_sse,
+    replicas_reach_the_engine_wherever_it_is_linked,
 }
