@@ -25,8 +25,8 @@ impl Gateway {
                 msg = presence.recv() => match msg {
                     Ok(Presence::Connected(id)) => {
                         if let Some(engine) = parse(&id) {
-                            self.touch(engine).await;
                             self.claim_link(engine).await;
+                            self.touch(engine).await;
                             self.link.mark_backlog(engine);
                             tokio::spawn(self.clone().on_connect(engine));
                         }

@@ -54,10 +54,11 @@ impl Registry {
     /// Connects (failing if Redis cannot be reached now; later outages are retried).
     pub(crate) async fn connect(url: &str, prefix: &str, ttl: Duration) -> RedisResult<Self> {
         let client = redis::Client::open(url)?;
-        // Short timeouts: every request to an engine not linked here asks Redis first.
+        // Bounded: every request to an engine not linked here asks Redis first. A refused
+        // connection fails at once; only a hung Redis costs the whole wait.
         let cfg = ConnectionManagerConfig::new()
             .set_connection_timeout(Duration::from_secs(2))
-            .set_response_timeout(Duration::from_secs(2));
+            .set_response_timeout(Duration::from_secs(5));
         let conn = client.get_connection_manager_with_config(cfg).await?;
         Ok(Self {
             conn,

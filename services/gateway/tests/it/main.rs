@@ -8,6 +8,7 @@ mod engines;
 mod fake_engine;
 mod harness;
 mod linked;
+mod processes;
 mod replicas;
 mod served;
 mod users;
