@@ -120,34 +120,44 @@ impl Gateway {
             return;
         };
         let mut tick = tokio::time::interval(HOLD_TTL / 3);
+        // Redis failed last tick: other replicas may have buffered webhooks meanwhile.
+        let mut recovering = false;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            for engine in self.online() {
-                r.claimed().insert(engine);
-                match r.registry.keep(engine, r.me()).await {
-                    Ok(Claim::Held) => {}
-                    Ok(Claim::Restored) => {
-                        // While the record was missing, other replicas buffered this engine's
-                        // webhooks instead of relaying them: deliver them now.
-                        self.link.mark_backlog(engine);
-                        tokio::spawn(self.clone().drain(engine));
-                    }
-                    Ok(Claim::Lost) => {
-                        tracing::info!(%engine, "another replica holds the engine's link now")
-                    }
-                    Err(e) => {
-                        tracing::warn!(%engine, error = %e, "cannot refresh the engine's link in Redis")
-                    }
-                }
-            }
+            recovering = !self.keep_once(&r, recovering).await;
         }
         let mine: Vec<EngineId> = r.claimed().drain().collect();
         for engine in mine {
             let _ = r.registry.release(engine, r.me()).await;
         }
+    }
+
+    /// One refresh of every link held here; false if Redis failed for any.
+    async fn keep_once(&self, r: &Replicas, recovering: bool) -> bool {
+        let mut ok = true;
+        for engine in self.online() {
+            r.claimed().insert(engine);
+            match r.registry.keep(engine, r.me()).await {
+                Ok(Claim::Held) if !recovering => {}
+                Ok(Claim::Held | Claim::Restored) => {
+                    // While the record was missing or unreadable, other replicas buffered this
+                    // engine's webhooks instead of relaying them: deliver them now.
+                    self.link.mark_backlog(engine);
+                    tokio::spawn(self.clone().drain(engine));
+                }
+                Ok(Claim::Lost) => {
+                    tracing::info!(%engine, "another replica holds the engine's link now");
+                }
+                Err(e) => {
+                    ok = false;
+                    tracing::warn!(%engine, error = %e, "cannot refresh the engine's link in Redis");
+                }
+            }
+        }
+        ok
     }
 
     /// The replica holding `engine`'s link when it is linked to another one.
