@@ -109,6 +109,11 @@ impl Gateway {
             .ok_or_else(|| GatewayError::Internal("relay without replicas".into()))?;
         let url = reqwest::Url::parse(&format!("{holder}{target}"))
             .map_err(|e| GatewayError::Internal(format!("relay URL: {e}")))?;
+        if !same_route(target, url.path()) {
+            // URL parsing resolved something (a `\..`) that climbed out of the route we meant:
+            // never sign that.
+            return Err(GatewayError::invalid("path", "not a valid request path"));
+        }
         // Sign what the holder will see: the path and query as the URL serializes them.
         let seen = match url.query() {
             Some(q) => format!("{}?{q}", url.path()),
@@ -123,5 +128,29 @@ fn unreachable(engine: EngineId, holder: &str, e: &reqwest::Error) -> GatewayErr
     tracing::warn!(%engine, holder, error = %e, "cannot reach the replica holding the engine's link");
     GatewayError::ReplicaUnreachable {
         engine: engine.to_string(),
+    }
+}
+
+/// Whether `path` still names the same internal route (engine and kind) as `target`.
+fn same_route(target: &str, path: &str) -> bool {
+    let head = |p: &str| -> Vec<String> {
+        let p = p.split('?').next().unwrap_or_default();
+        p.split('/').take(6).map(str::to_owned).collect()
+    };
+    head(target) == head(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_that_climbs_out_of_its_route_is_caught() {
+        let ok = "/internal/v1/engines/eng_1/forward/workflows/a%2Fb?x=1";
+        let url = reqwest::Url::parse(&format!("http://h{ok}")).expect("url");
+        assert!(same_route(ok, url.path()));
+        let bad = "/internal/v1/engines/eng_1/forward/a\\..\\..\\eng_2/disconnect";
+        let url = reqwest::Url::parse(&format!("http://h{bad}")).expect("url");
+        assert!(!same_route(bad, url.path()), "{}", url.path());
     }
 }
