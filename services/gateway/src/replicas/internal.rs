@@ -135,3 +135,22 @@ fn notice(gw: &Gateway, id: &str, mut req: Request) -> Result<EngineId> {
     verified(gw, &method, &uri, req.headers_mut())?;
     input::id(id, "id")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_paths_map_back_to_the_public_ones() {
+        let uri: Uri = "/internal/v1/engines/eng_1/forward/workflows/a%2Fb?x=1"
+            .parse()
+            .expect("uri");
+        let got = rewrite(&uri, "forward", "/api/v1/engines/").expect("rewrite");
+        assert_eq!(got, "/api/v1/engines/eng_1/workflows/a%2Fb?x=1");
+        let uri: Uri = "/internal/v1/engines/eng_1/webhook/orders/new"
+            .parse()
+            .expect("uri");
+        let got = rewrite(&uri, "webhook", "/webhook/").expect("rewrite");
+        assert_eq!(got, "/webhook/eng_1/orders/new");
+    }
+}
