@@ -51,6 +51,7 @@ impl Gateway {
             .signed(holder, target, parts.method, h, who)?
             .body(body);
         let wait = self.link.settings.forward_timeout + SLACK;
+        metrics::counter!("flowork_gateway_relayed_total").increment(1);
         let res = match tokio::time::timeout(wait, send.send()).await {
             Err(_) => return Err(LinkError::Timeout.into()),
             Ok(Err(e)) => return Err(unreachable(engine, holder, &e)),
