@@ -124,13 +124,14 @@ pub async fn each_ran_once(api: &Api, engine: &str, now: &str, n: u64) -> BTreeS
         .iter()
         .map(|r| {
             let n = r["output"]["n"].as_u64().expect("the payload came through");
-            (n, r["created_at"].as_str().expect("created_at"))
+            (n, r["id"].as_str().expect("id"))
         })
         .collect();
     seen.sort_unstable();
     let payloads: Vec<u64> = seen.iter().map(|(n, _)| *n).collect();
     assert_eq!(payloads, (0..=n).collect::<Vec<_>>(), "each payload once");
-    // Sent in order, delivered one by one: they started in order too (ms resolution).
+    // Sent in order, delivered one by one: created in order too (ids are UUIDv7, time-ordered;
+    // `created_at` has only seconds).
     assert!(
         seen.windows(2).all(|w| w[0].1 <= w[1].1),
         "delivered out of order: {seen:?}"
