@@ -374,3 +374,24 @@ async fn the_scheduler_binary_links_and_opens_no_port() {
     );
     stop.cancel();
 }
+
+#[tokio::test]
+async fn an_engine_whose_store_service_is_down_does_not_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_token_file(&dir.path().join(TOKEN_FILE), TOKEN).expect("token file");
+    let mut cfg = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    cfg.scheduler.gateway_url = Some("http://127.0.0.1:9".into());
+    cfg.scheduler.engine_id = Some(ENGINE.into());
+    cfg.scheduler.store_url = Some("http://127.0.0.1:9".into());
+    let err = flowork_scheduler::start(Arc::new(cfg), None, CancellationToken::new())
+        .await
+        .expect_err("no store service");
+    assert!(err.to_string().contains("scheduler.store_url"), "{err}");
+    assert!(
+        !dir.path().join("flowork.db").exists(),
+        "with a store_url the engine never opens a database of its own"
+    );
+}
