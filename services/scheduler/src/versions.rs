@@ -13,16 +13,21 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::{Engine, EngineError};
 
-/// Validates `doc` and saves it as a new workflow at version 1.
-pub async fn create(engine: &Engine, doc: WorkflowDoc) -> Result<(Workflow, Value), EngineError> {
+/// Validates `doc` and saves it as a new workflow at version 1, active (its triggers live at
+/// once) unless the document says `"active": false`.
+pub async fn create(
+    engine: &Engine,
+    mut doc: WorkflowDoc,
+) -> Result<(Workflow, Value), EngineError> {
     let id = WorkflowId::new();
+    let active = doc.active.take().unwrap_or(true);
     validate(engine, id, 1, &doc)?;
     let store = engine.store();
     store
         .create_workflow(NewWorkflow {
             id,
             name: doc.name.clone(),
-            active: false,
+            active,
         })
         .await?;
     let record = record(id, 1, None, &doc);
@@ -44,9 +49,10 @@ pub async fn create(engine: &Engine, doc: WorkflowDoc) -> Result<(Workflow, Valu
 pub async fn update(
     engine: &Engine,
     id: WorkflowId,
-    doc: WorkflowDoc,
+    mut doc: WorkflowDoc,
     expected: Option<u32>,
 ) -> Result<(Workflow, Value), EngineError> {
+    let active = doc.active.take();
     let store = engine.store();
     let head = store.get_workflow(id).await?;
     if let Some(want) = expected.filter(|w| *w != head.head_version) {
@@ -62,10 +68,10 @@ pub async fn update(
     let mut wf = store
         .append_version(version(id, next, head.head_hash, record.clone()))
         .await?;
-    if wf.name != doc.name {
+    if wf.name != doc.name || active.is_some_and(|a| a != wf.active) {
         let patch = flowork_storage::WorkflowPatch {
             name: Some(doc.name.clone()),
-            active: None,
+            active,
         };
         wf = store.update_workflow(id, patch).await?;
     }

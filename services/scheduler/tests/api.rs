@@ -484,7 +484,7 @@ async fn replay_reruns_from_a_node_with_recorded_inputs_and_edited_params() {
 #[tokio::test]
 async fn webhooks_start_active_workflows_and_answer_with_the_result() {
     let api = serve(true).await;
-    let doc = json!({"name": "hook", "nodes": [
+    let doc = json!({"name": "hook", "active": false, "nodes": [
         {"id": "hook", "type": "trigger.webhook", "params": {"path": "orders/new", "method": "POST", "respond": "last_node"}},
         {"id": "total", "type": "core.set", "params": {"value": "{total: (.input.body.items | map(.price) | add), q: .input.query.src}"}},
         {"id": "reply", "type": "core.respond", "params": {"status": 201, "headers": {"x-total": "{{ .input.total }}"}, "body": ".input"}}],
@@ -500,8 +500,31 @@ async fn webhooks_start_active_workflows_and_answer_with_the_result() {
     assert_eq!(
         res.status(),
         StatusCode::NOT_FOUND,
-        "inactive workflows do not listen"
+        "a workflow saved with \"active\": false does not listen"
     );
+    assert_eq!(wf["active"], json!(false));
+    assert!(
+        wf["workflow"].get("active").is_none(),
+        "a save option, not part of the document"
+    );
+    // Saved without it: live at once.
+    let live = json!({"name": "live", "nodes": [
+        {"id": "hook", "type": "trigger.webhook", "params": {"path": "live", "respond": "last_node"}}]});
+    let (code, saved) = api
+        .call(reqwest::Method::POST, "/api/v1/workflows", Some(live))
+        .await;
+    assert_eq!(
+        (code, saved["active"].clone()),
+        (StatusCode::CREATED, json!(true))
+    );
+    let res = api
+        .http
+        .post(format!("{}/webhook/live", api.base))
+        .json(&body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::OK);
     let (code, _) = api
         .call(
             reqwest::Method::POST,

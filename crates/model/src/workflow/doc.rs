@@ -18,6 +18,11 @@ pub struct WorkflowDoc {
     pub edges: Vec<Edge>,
     #[serde(default, skip_serializing_if = "Settings::is_default")]
     pub settings: Settings,
+    /// How to save it, not part of the saved document: `false` saves the workflow inactive (its
+    /// webhook and cron triggers do not fire until it is activated); absent on create means
+    /// active, and on update leaves it as it is. Taken out before the version is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
 }
 
 /// One step of a workflow.
