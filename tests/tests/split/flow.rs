@@ -92,6 +92,25 @@ pub async fn run(stack: &mut Stack) {
     each_ran_once(&api, &engine, &now, BUFFERED + 2).await;
     stack.mark("gateway restarted and redelivered five: none ran twice");
 
+    // The store service restarts under the engine: it carries on over a new connection.
+    stack.store.kill();
+    stack.store.start();
+    let store = stack.store_addr;
+    eventually("the store service is back", 20, || async move {
+        std::net::TcpStream::connect(store).ok().map(drop)
+    })
+    .await;
+    let after = json!({"n": BUFFERED + 3});
+    let res = eventually("the engine reaches its store again", 20, || async {
+        let res = api.webhook(&engine, "now", &after, Some(HOOK_KEY)).await;
+        (res.status == 202).then_some(res)
+    })
+    .await;
+    assert!(res.body["execution_id"].is_string(), "{}", res.body);
+    each_ran_once(&api, &engine, &now, BUFFERED + 3).await;
+    stack.engine.assert_running();
+    stack.mark("store service restarted: the engine still runs webhooks");
+
     let engine_dir = stack.engine.data_dir();
     assert!(
         !engine_dir.join("flowork.db").exists(),

@@ -1,7 +1,8 @@
 //! Gateway, store and engine as three OS processes on loopback (issue #4). The engine links out to
 //! the gateway, keeps its state in the store service (`scheduler.store_url`) and listens nowhere.
 //! While it is dead, webhooks that wait get 503 + Retry-After and the others are buffered at the
-//! gateway; they survive a gateway restart, and each runs exactly once when the engine is back.
+//! gateway; they survive a gateway restart, and each runs exactly once when the engine is back,
+//! even when the gateway delivers them again. The engine also outlives a store service restart.
 
 mod api;
 mod buffer;
