@@ -311,6 +311,10 @@ async fn two_replicas(fx: &Fixture, scope: &RedisScope) {
         },
     )
     .await;
+    within(10, "B restores the record: online on A", || {
+        listed_online(&http, &a.base, &alice, &id)
+    })
+    .await;
 
     // Rotating the token at A closes the link held by B; the engine, with its old token, is
     // then offline everywhere, and A answers as a single gateway would.
