@@ -180,6 +180,7 @@ pub async fn run(
     if let (Some(r), Ok(addr)) = (&gw.replicas, listener.local_addr()) {
         r.bound(addr);
     }
+    gw.mark_stored_backlogs().await;
     tokio::spawn(gw.clone().purge_loop(shutdown.clone()));
     tokio::spawn(gw.clone().keep_links(shutdown.clone()));
     let presence = gw.link.hub.presence();

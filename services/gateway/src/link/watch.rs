@@ -10,6 +10,27 @@ use tokio::sync::broadcast;
 use crate::Gateway;
 
 impl Gateway {
+    /// Marks every engine with webhooks still buffered from before a restart, before any engine
+    /// can link: a live webhook must not overtake them (it queues behind until the drain ran).
+    pub(crate) async fn mark_stored_backlogs(&self) {
+        let engines = match self.accounts.list_engines(None).await {
+            Ok(engines) => engines,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list engines to find buffered webhooks");
+                return;
+            }
+        };
+        for engine in engines {
+            match self.accounts.webhook_backlog(engine.id).await {
+                Ok(b) if b.count > 0 => self.link.mark_backlog(engine.id),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(engine = %engine.id, error = %e, "could not read the webhook buffer")
+                }
+            }
+        }
+    }
+
     /// Runs until `shutdown`; subscribe (`presence`) before the server accepts engines so no
     /// connect is missed.
     pub(crate) async fn watch_links(
@@ -25,9 +46,10 @@ impl Gateway {
                 msg = presence.recv() => match msg {
                     Ok(Presence::Connected(id)) => {
                         if let Some(engine) = parse(&id) {
+                            // First: until the drain has run, live webhooks queue behind it.
+                            self.link.mark_backlog(engine);
                             self.claim_link(engine).await;
                             self.touch(engine).await;
-                            self.link.mark_backlog(engine);
                             tokio::spawn(self.clone().on_connect(engine));
                         }
                     }
