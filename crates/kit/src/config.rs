@@ -100,6 +100,12 @@ pub struct GatewayConfig {
     pub advertise_url: Option<String>,
     /// Prefix of the gateway's Redis keys (replicas of one deployment share it).
     pub redis_prefix: String,
+    /// Requests per second one client address may make (bursts of twice that), webhooks and
+    /// login included, health excluded; 429 + Retry-After beyond. `0`: no limit.
+    pub rate_limit_per_ip: u32,
+    /// Requests per second one caller (an API key, or a user's access tokens) may make on
+    /// authenticated routes (bursts of twice that). `0`: no limit.
+    pub rate_limit_per_key: u32,
 }
 
 /// `[scheduler]`: the engine's workers.
@@ -247,6 +253,8 @@ impl Default for GatewayConfig {
             redis_url: None,
             advertise_url: None,
             redis_prefix: "flowork:gateway".to_owned(),
+            rate_limit_per_ip: 1000,
+            rate_limit_per_key: 300,
         }
     }
 }

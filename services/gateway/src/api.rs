@@ -112,6 +112,7 @@ pub(crate) fn router(gw: Gateway) -> Router {
         .route("/docs", get(crate::docs::page))
         .fallback(|| async { Problem::not_found("no such route") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(gw.clone(), limit_by_address))
         .with_state(gw)
         .layer(middleware::from_fn(request_span))
         .layer(middleware::from_fn(security_headers));
@@ -131,6 +132,25 @@ async fn admin_metrics(State(_): State<Gateway>, caller: Caller) -> Response {
             .into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// The per-address brake (`gateway.rate_limit_per_ip`) on every route but health, so probes
+/// never see 429.
+async fn limit_by_address(State(gw): State<Gateway>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if let Some(limiter) = gw.request_limits.per_ip.as_ref()
+        && path != "/healthz"
+        && path != "/readyz"
+    {
+        let ip = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+        if let Err(wait) = limiter.check(&ip) {
+            return crate::GatewayError::RateLimited(wait).into_response();
+        }
+    }
+    next.run(req).await
 }
 
 /// One span per request, carrying its request id (set by the layer outside this one).

@@ -55,6 +55,7 @@ pub struct Gateway {
     cors_origins: Arc<Vec<String>>,
     auth: Arc<auth::Auth>,
     login_limits: Arc<auth::LoginLimiters>,
+    request_limits: Arc<auth::ratelimit::RequestLimiters>,
     /// `online` in engine listings, when a test overrides the gateway's own answer.
     presence: Option<Arc<dyn EnginePresence>>,
     /// The EngineLink hub and what the gateway tracks about linked engines.
@@ -98,6 +99,10 @@ impl Gateway {
             cors_origins: Arc::new(g.cors_origins.clone()),
             auth: Arc::new(auth),
             login_limits: Arc::new(auth::LoginLimiters::new(LoginLimits::default())),
+            request_limits: Arc::new(auth::ratelimit::RequestLimiters::new(
+                Limit::per_second(g.rate_limit_per_ip),
+                Limit::per_second(g.rate_limit_per_key),
+            )),
         })
     }
 
@@ -123,6 +128,12 @@ impl Gateway {
     /// Replaces the login rate limits (tests use tight ones).
     pub fn with_login_limits(mut self, limits: LoginLimits) -> Self {
         self.login_limits = Arc::new(auth::LoginLimiters::new(limits));
+        self
+    }
+
+    /// Replaces the request rate limits (per client address, per caller; `None`: no limit).
+    pub fn with_request_limits(mut self, per_ip: Option<Limit>, per_key: Option<Limit>) -> Self {
+        self.request_limits = Arc::new(auth::ratelimit::RequestLimiters::new(per_ip, per_key));
         self
     }
 

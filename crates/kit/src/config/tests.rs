@@ -168,6 +168,8 @@ fn gateway_link_settings_load_and_are_bounded() {
         Ok(())
     });
     assert_eq!(Config::default().gateway.forward_timeout_secs, 300);
+    assert_eq!(Config::default().gateway.rate_limit_per_ip, 1000);
+    assert_eq!(Config::default().gateway.rate_limit_per_key, 300);
     for (key, value) in [
         ("FLOWORK_GATEWAY__FORWARD_TIMEOUT_SECS", "0"),
         ("FLOWORK_GATEWAY__WEBHOOK_MAX_BODY_BYTES", "0"),

@@ -149,6 +149,17 @@ pub(crate) async fn require_auth(
     match authenticate(&gw, req.headers()).await {
         Ok(caller) => {
             tracing::Span::current().record("user", tracing::field::display(caller.user_id));
+            if let Some(limiter) = &gw.request_limits.per_key {
+                // A relayed call was counted at the replica that took it.
+                let key = match caller.via {
+                    Via::ApiKey(id) => Some(format!("key:{id}")),
+                    Via::AccessToken => Some(format!("user:{}", caller.user_id)),
+                    Via::Relay => None,
+                };
+                if let Some(Err(wait)) = key.map(|k| limiter.check(&k)) {
+                    return GatewayError::RateLimited(wait).into_response();
+                }
+            }
             req.extensions_mut().insert(caller);
             next.run(req).await
         }

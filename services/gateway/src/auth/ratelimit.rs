@@ -25,6 +25,33 @@ struct Bucket {
     at: Instant,
 }
 
+impl Limit {
+    /// `per_sec` requests a second with bursts of twice that; `None` for 0 (no limit).
+    pub fn per_second(per_sec: u32) -> Option<Self> {
+        (per_sec > 0).then(|| Self {
+            burst: per_sec.saturating_mul(2),
+            refill: Duration::from_secs_f64(1.0 / f64::from(per_sec)),
+        })
+    }
+}
+
+/// The request brakes: per client address on every route but health, and per caller (API key,
+/// or a user's access tokens) on authenticated routes. In memory, per replica, like the login
+/// brakes.
+pub(crate) struct RequestLimiters {
+    pub(crate) per_ip: Option<RateLimiter>,
+    pub(crate) per_key: Option<RateLimiter>,
+}
+
+impl RequestLimiters {
+    pub(crate) fn new(per_ip: Option<Limit>, per_key: Option<Limit>) -> Self {
+        Self {
+            per_ip: per_ip.map(RateLimiter::new),
+            per_key: per_key.map(RateLimiter::new),
+        }
+    }
+}
+
 /// Token buckets keyed by string.
 pub(crate) struct RateLimiter {
     limit: Limit,

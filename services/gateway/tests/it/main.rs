@@ -7,6 +7,7 @@ mod edge;
 mod engines;
 mod fake_engine;
 mod harness;
+mod limits;
 mod linked;
 mod processes;
 mod replicas;
@@ -19,6 +20,7 @@ mod checks {
     pub use crate::auth::*;
     pub use crate::edge::*;
     pub use crate::engines::*;
+    pub use crate::limits::*;
     pub use crate::linked::*;
     pub use crate::replicas::*;
     pub use crate::users::*;
@@ -32,6 +34,7 @@ macro_rules! both_backends {
 }
 
 both_backends! {
+    requests_are_limited_per_address_and_per_caller,
     login_succeeds_and_me_answers,
     login_failures_look_alike,
     login_is_rate_limited_per_username_and_address,
