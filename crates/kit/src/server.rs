@@ -124,6 +124,13 @@ pub async fn serve(
     }
     let signal = shutdown.clone();
     // Peer addresses reach handlers as `ConnectInfo` (the gateway rate-limits logins by them).
+    // No Nagle: small frames (gRPC, EngineLink's tunneled requests) must leave at once, not wait
+    // for the peer's delayed ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
