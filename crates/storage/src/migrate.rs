@@ -35,6 +35,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     4 => "0004_accounts",
     5 => "0005_webhook_buffer",
     6 => "0006_blobs",
+    7 => "0007_drop_executions_by_created",
 );
 
 /// The Postgres migrations, in order.
@@ -45,6 +46,7 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     4 => "0004_accounts",
     5 => "0005_webhook_buffer",
     6 => "0006_blobs",
+    7 => "0007_drop_executions_by_created",
 );
 
 const SQLITE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -21,6 +21,7 @@ pub async fn migrations_rerun_is_noop(fx: &Fixture) {
             (4, "0004_accounts"),
             (5, "0005_webhook_buffer"),
             (6, "0006_blobs"),
+            (7, "0007_drop_executions_by_created"),
         ]
     );
 
