@@ -14,6 +14,7 @@ mod error;
 pub mod health;
 pub mod net;
 pub mod placeholder;
+pub mod private_file;
 pub mod problem;
 pub mod server;
 pub mod service;

@@ -6,14 +6,14 @@
 //! reads the key reads every credential, so a lax mode is a misconfiguration to fix, not to warn
 //! about and carry on.
 
-use std::fs;
-use std::io::{self, Write as _};
+use std::io;
 use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::OsRng;
 use chacha20poly1305::aead::rand_core::RngCore as _;
+use flowork_kit::private_file::{self, PrivateFileError};
 use zeroize::Zeroizing;
 
 use crate::error::{Result, VaultError};
@@ -24,13 +24,17 @@ impl MasterKey {
     ///
     /// Blocking file I/O: call it at start-up or through `spawn_blocking`.
     pub fn load_or_create(path: &Path) -> Result<MasterKey> {
-        match read_key_file(path) {
-            Err(VaultError::Io { error, .. }) if error.kind() == io::ErrorKind::NotFound => {
-                create_key_file(path)?;
-                read_key_file(path)
-            }
-            other => other,
+        if let Some(key) = read_key_file(path)? {
+            return Ok(key);
         }
+        create_key_file(path)?;
+        // A concurrent starter may have won the race: read whichever key is there.
+        read_key_file(path)?.ok_or_else(|| {
+            io_err(path)(io::Error::new(
+                io::ErrorKind::NotFound,
+                "vanished right after it was created",
+            ))
+        })
     }
 }
 
@@ -41,94 +45,38 @@ fn io_err(path: &Path) -> impl Fn(io::Error) -> VaultError + '_ {
     }
 }
 
-fn read_key_file(path: &Path) -> Result<MasterKey> {
-    let meta = fs::metadata(path).map_err(io_err(path))?;
-    check_mode(path, &meta)?;
-    let text = Zeroizing::new(fs::read_to_string(path).map_err(io_err(path))?);
-    MasterKey::from_base64_in(&path.display().to_string(), &text)
-}
-
-#[cfg(unix)]
-fn check_mode(path: &Path, meta: &fs::Metadata) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(VaultError::MasterKey {
-            origin: path.display().to_string(),
-            message: format!(
-                "key file is accessible by group or others (mode {mode:04o}); \
-                 run `chmod 600 {}`",
-                path.display()
-            ),
-        });
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_mode(_path: &Path, _meta: &fs::Metadata) -> Result<()> {
-    Ok(())
-}
-
-/// Writes a new key to a temp file, then links it into place only if `path` is still absent,
-/// so a concurrent starter never replaces a key another process has already begun using.
-fn create_key_file(path: &Path) -> Result<()> {
-    let err = io_err(path);
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
+fn read_key_file(path: &Path) -> Result<Option<MasterKey>> {
+    let text = match private_file::read(path) {
+        Ok(text) => text,
+        Err(PrivateFileError::Io(e)) => return Err(io_err(path)(e)),
+        Err(e @ PrivateFileError::TooOpen { .. }) => {
+            return Err(VaultError::MasterKey {
+                origin: path.display().to_string(),
+                message: format!("key file is {e}"),
+            });
+        }
     };
-    fs::create_dir_all(dir).map_err(&err)?;
+    text.map(|t| MasterKey::from_base64_in(&path.display().to_string(), &t))
+        .transpose()
+}
+
+/// A new random key, written so that a concurrent starter never replaces a key another process
+/// has already begun using ([`private_file::create_new`]).
+fn create_key_file(path: &Path) -> Result<()> {
     let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
     OsRng
         .try_fill_bytes(bytes.as_mut_slice())
-        .map_err(|e| err(io::Error::other(e.to_string())))?;
+        .map_err(|e| io_err(path)(io::Error::other(e.to_string())))?;
     let mut text = Zeroizing::new(STANDARD.encode(bytes.as_slice()));
     text.push('\n');
-
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{:016x}",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id(),
-        OsRng.next_u64()
-    ));
-    let written = write_private(&tmp, text.as_bytes()).and_then(|()| publish(&tmp, path));
-    let _ = fs::remove_file(&tmp);
-    written.map_err(&err)?;
+    private_file::create_new(path, text.as_bytes()).map_err(io_err(path))?;
     tracing::info!(path = %path.display(), "created a new master key file");
-    Ok(())
-}
-
-fn write_private(tmp: &Path, contents: &[u8]) -> io::Result<()> {
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut file = opts.open(tmp)?;
-    file.write_all(contents)?;
-    file.sync_all()
-}
-
-/// Moves `tmp` to `path` without replacing an existing file (losing a race is fine: the
-/// caller then reads the winner's key).
-fn publish(tmp: &Path, path: &Path) -> io::Result<()> {
-    match fs::hard_link(tmp, path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
-        // Filesystems without hard links: a plain rename (last writer wins in a race).
-        Err(_) => fs::rename(tmp, path)?,
-    }
-    // Make the new directory entry durable too.
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        let _ = fs::File::open(dir).and_then(|d| d.sync_all());
-    }
     Ok(())
 }
 
 #[cfg(all(test, unix))]
 mod tests {
+    use std::fs;
     use std::os::unix::fs::PermissionsExt as _;
 
     use super::*;
@@ -189,7 +137,7 @@ mod tests {
     fn a_bad_key_file_names_its_path() -> Result<()> {
         let dir = tempfile::tempdir().map_err(io_err(Path::new("tempdir")))?;
         let path = dir.path().join("master.key");
-        write_private(&path, b"AAECAwQFBgcICQoL\n").map_err(io_err(&path))?;
+        private_file::create_new(&path, b"AAECAwQFBgcICQoL\n").map_err(io_err(&path))?;
         let e = MasterKey::load_or_create(&path).expect_err("must fail");
         assert_eq!(
             e.to_string(),

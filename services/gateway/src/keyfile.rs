@@ -4,12 +4,11 @@
 //! others can read it: whoever holds it can mint an admin's access token. Several gateway
 //! replicas must share it, so they set the env var (or share the file).
 
-use std::fs;
-use std::io::{self, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use flowork_kit::private_file;
 use rand::RngCore as _;
 use zeroize::Zeroizing;
 
@@ -53,88 +52,35 @@ fn key_err(origin: impl ToString, reason: impl ToString) -> GatewayError {
 }
 
 fn load_or_create(path: &Path) -> Result<Secret> {
-    match read(path) {
-        Err(GatewayError::Key { reason, .. }) if reason == NOT_FOUND => {
-            create(path).map_err(|e| key_err(path.display(), e))?;
-            read(path)
-        }
-        other => other,
+    if let Some(secret) = read(path)? {
+        return Ok(secret);
     }
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    rand::rng().fill_bytes(bytes.as_mut_slice());
+    let text = Zeroizing::new(format!("{}\n", STANDARD.encode(bytes.as_slice())));
+    private_file::create_new(path, text.as_bytes()).map_err(|e| key_err(path.display(), e))?;
+    tracing::info!(path = %path.display(), "created a new gateway signing key");
+    // Another starter may have won the race: read what is there.
+    read(path)?.ok_or_else(|| key_err(path.display(), "vanished right after it was created"))
 }
 
-const NOT_FOUND: &str = "not found";
-
-fn read(path: &Path) -> Result<Secret> {
+fn read(path: &Path) -> Result<Option<Secret>> {
     let err = |e: &dyn std::fmt::Display| key_err(path.display(), e);
-    let meta = match fs::metadata(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(err(&NOT_FOUND)),
-        other => other.map_err(|e| err(&e))?,
+    let Some(text) = private_file::read(path).map_err(|e| err(&e))? else {
+        return Ok(None);
     };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(err(&format!(
-                "accessible by group or others (mode {mode:04o}); run `chmod 600 {}`",
-                path.display()
-            )));
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = meta;
-    let text = Zeroizing::new(fs::read_to_string(path).map_err(|e| err(&e))?);
     let bytes = STANDARD
         .decode(text.trim())
         .map_err(|e| err(&format!("not base64: {e}")))?;
     if bytes.len() < MIN_SECRET_LEN {
         return Err(err(&format!("shorter than {MIN_SECRET_LEN} bytes")));
     }
-    Ok(Zeroizing::new(bytes))
-}
-
-/// Writes a fresh secret to a temp file, then links it into place only if `path` is still
-/// absent: two first starts at once end up reading the same key.
-fn create(path: &Path) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&dir)?;
-    let mut bytes = Zeroizing::new([0u8; 32]);
-    rand::rng().fill_bytes(bytes.as_mut_slice());
-    let text = Zeroizing::new(format!("{}\n", STANDARD.encode(bytes.as_slice())));
-    let tmp = dir.join(format!(
-        ".{KEY_FILE}.tmp-{}-{:016x}",
-        std::process::id(),
-        rand::rng().next_u64()
-    ));
-    let written = write_private(&tmp, text.as_bytes()).and_then(|()| {
-        match fs::hard_link(&tmp, path) {
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-            // Filesystems without hard links: a plain rename.
-            Err(_) => fs::rename(&tmp, path),
-            ok => ok,
-        }
-    });
-    let _ = fs::remove_file(&tmp);
-    written?;
-    tracing::info!(path = %path.display(), "created a new gateway signing key");
-    Ok(())
-}
-
-fn write_private(tmp: &Path, contents: &[u8]) -> io::Result<()> {
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut file = opts.open(tmp)?;
-    file.write_all(contents)?;
-    file.sync_all()
+    Ok(Some(Zeroizing::new(bytes)))
 }
 
 #[cfg(all(test, unix))]
 mod tests {
+    use std::fs;
     use std::os::unix::fs::PermissionsExt as _;
 
     use super::*;

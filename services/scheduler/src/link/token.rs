@@ -4,11 +4,10 @@
 //! API calls), so the file must be private: a file group or others can read is refused, and
 //! [`write_token_file`] creates it with mode 0600. The token is never logged or printed.
 
-use std::fs;
-use std::io::{self, Write as _};
+use std::io;
 use std::path::Path;
 
-use flowork_kit::KitError;
+use flowork_kit::{KitError, private_file};
 use zeroize::Zeroizing;
 
 /// The env var holding the engine token (takes precedence over the file).
@@ -42,25 +41,11 @@ pub async fn load_token(data_dir: &Path) -> Result<Secret, KitError> {
 /// Reads a token file: `None` if it does not exist; an error if it is readable by group or
 /// others, or empty.
 pub fn read_token_file(path: &Path) -> Result<Option<Secret>, KitError> {
-    let err = |why: &dyn std::fmt::Display| KitError::Config(format!("{}: {why}", path.display()));
-    let meta = match fs::metadata(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        other => other.map_err(|e| err(&e))?,
+    let text = private_file::read(path)
+        .map_err(|why| KitError::Config(format!("{}: {why}", path.display())))?;
+    let Some(text) = text else {
+        return Ok(None);
     };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(err(&format!(
-                "accessible by group or others (mode {mode:04o}); run `chmod 600 {}`",
-                path.display()
-            )));
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = meta;
-    let text = Zeroizing::new(fs::read_to_string(path).map_err(|e| err(&e))?);
     check(
         Zeroizing::new(text.trim().to_owned()),
         &path.display().to_string(),
@@ -71,27 +56,8 @@ pub fn read_token_file(path: &Path) -> Result<Option<Secret>, KitError> {
 /// Writes `token` to `path` with mode 0600, replacing the file atomically (a temp file renamed
 /// over it), so a crash never leaves a half-written token.
 pub fn write_token_file(path: &Path, token: &str) -> io::Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    // A stale temp file may have any mode; only a file we create gets 0600.
-    let _ = fs::remove_file(&tmp);
-    let written = (|| {
-        let mut opts = fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp)?;
-        f.write_all(token.as_bytes())?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    written
+    let text = Zeroizing::new(format!("{token}\n"));
+    private_file::replace(path, text.as_bytes())
 }
 
 /// A token travels as gRPC metadata: it must be visible ASCII.
