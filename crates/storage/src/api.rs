@@ -36,7 +36,8 @@ pub trait WorkflowStore: Send + Sync {
 /// Executions and their node runs (the durable checkpoints).
 #[async_trait]
 pub trait ExecutionStore: Send + Sync {
-    /// Creates a `queued` execution. NotFound if the workflow does not exist.
+    /// Creates a `queued` (or, if `started`, `running`) execution. NotFound if the workflow does
+    /// not exist.
     async fn create_execution(&self, new: NewExecution) -> Result<Execution>;
     async fn get_execution(&self, id: ExecutionId) -> Result<Execution>;
     /// Newest first.
@@ -46,6 +47,26 @@ pub trait ExecutionStore: Send + Sync {
     -> Result<Execution>;
     /// Inserts or replaces the node run keyed by (execution, node, attempt).
     async fn put_node_run(&self, run: NodeRun) -> Result<()>;
+    /// [`put_node_run`](Self::put_node_run) for each of `runs`, in order; one write (all or
+    /// nothing) where the backend can.
+    async fn put_node_runs(&self, runs: Vec<NodeRun>) -> Result<()> {
+        for run in runs {
+            self.put_node_run(run).await?;
+        }
+        Ok(())
+    }
+    /// Writes `runs` (checkpoints the execution still owes), then applies `update`; one write
+    /// (all or nothing) where the backend can. This is how an execution ends: its last nodes'
+    /// records and its outcome in one commit instead of one each.
+    async fn update_execution_with(
+        &self,
+        id: ExecutionId,
+        update: ExecutionUpdate,
+        runs: Vec<NodeRun>,
+    ) -> Result<Execution> {
+        self.put_node_runs(runs).await?;
+        self.update_execution(id, update).await
+    }
     /// In start order.
     async fn list_node_runs(&self, id: ExecutionId) -> Result<Vec<NodeRun>>;
     /// Deletes up to `limit` finished executions (terminal status) that finished before `before`,

@@ -103,7 +103,7 @@ pub struct Execution {
     pub finished_at: Option<Timestamp>,
 }
 
-/// What is needed to create an execution; it starts `queued`.
+/// What is needed to create an execution; it starts `queued`, or `running` if `started`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewExecution {
     pub id: ExecutionId,
@@ -112,6 +112,10 @@ pub struct NewExecution {
     pub trigger: String,
     pub input: Value,
     pub parent_id: Option<ExecutionId>,
+    /// Recorded as `running` (with `started_at`) at once: the process creating it runs it
+    /// itself right away, so a separate move to running would be a write for nothing.
+    #[serde(default)]
+    pub started: bool,
 }
 
 /// A status change. `started_at` is set on the first move to `running`, `finished_at` on a

@@ -70,6 +70,7 @@ conformance! {
     node_runs::node_runs_port_migration_upgrades,
     node_runs::delete_cascades,
     node_runs::ping,
+    node_runs::started_execution_ends_with_its_records,
     records::credentials_crud,
     records::users_crud,
     records::kv_versions_and_expectations,

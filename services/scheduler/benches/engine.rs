@@ -109,6 +109,7 @@ impl Bench {
             trigger: "api".into(),
             input,
             parent_id: None,
+            started: false,
         };
         let exec = self.store.create_execution(new).await.expect("execution");
         let done = self

@@ -139,6 +139,7 @@ impl Harness {
             trigger: trigger.into(),
             input,
             parent_id: None,
+            started: false,
         };
         self.store
             .create_execution(new)

@@ -217,6 +217,7 @@ async fn run_on(
         trigger: String::new(),
         input,
         parent_id: None,
+        started: false,
     };
     let id = store.create_execution(new).await.expect("execution").id;
     let exec = engine

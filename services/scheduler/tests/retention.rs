@@ -50,6 +50,7 @@ impl Harness {
             trigger: "manual".into(),
             input: json!({}),
             parent_id: None,
+            started: false,
         };
         let id = s.create_execution(new).await.expect("create").id;
         let run = NodeRun {

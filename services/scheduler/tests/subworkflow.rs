@@ -193,6 +193,7 @@ async fn a_resumed_parent_reuses_the_child_it_already_started() {
         trigger: trigger.into(),
         input: json!({"n": 1}),
         parent_id,
+        started: false,
     };
     h.store
         .create_execution(new(parent_id, parent, "api", None))
@@ -263,6 +264,7 @@ async fn a_child_claimed_but_never_created_is_created_under_its_claimed_id() {
         trigger: "api".into(),
         input: json!({"n": 4}),
         parent_id: None,
+        started: false,
     };
     h.store.create_execution(new).await.expect("parent");
     // The process died right after claiming the child's id.

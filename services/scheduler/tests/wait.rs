@@ -131,6 +131,7 @@ async fn a_wait_run_early_parks_again_until_it_is_due() {
         trigger: "api".into(),
         input: json!({"x": 1}),
         parent_id: None,
+        started: false,
     };
     let id = store.create_execution(new).await.expect("execution").id;
     let first = engine.run(id, CancellationToken::new()).await.expect("run");

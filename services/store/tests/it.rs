@@ -171,6 +171,7 @@ async fn invalid_input_is_invalid_argument_naming_the_field() {
         trigger: "manual".into(),
         input: None,
         parent_id: None,
+        started: false,
     };
     assert_invalid!(c, create_execution(exec.clone()), "input");
     let orphan = pb::CreateExecutionRequest {

@@ -28,9 +28,15 @@ impl ExecutionStore for SqliteStore {
     async fn create_execution(&self, new: NewExecution) -> Result<Execution> {
         let input = rows::to_json(&new.input)?;
         self.write(move |c| {
+            let t = now();
+            let status = if new.started {
+                ExecutionStatus::Running
+            } else {
+                ExecutionStatus::Queued
+            };
             c.prepare_cached(&format!(
                 r#"INSERT INTO executions (id, workflow_id, version, status, "trigger", input,
-                   parent_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                   parent_id, created_at, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                    RETURNING {EXECUTION_COLS}"#
             ))
             .and_then(|mut st| {
@@ -39,11 +45,12 @@ impl ExecutionStore for SqliteStore {
                         new.id.to_string(),
                         new.workflow_id.to_string(),
                         new.version,
-                        ExecutionStatus::Queued.as_str(),
+                        status.as_str(),
                         new.trigger,
                         input,
                         new.parent_id.map(|p| p.to_string()),
-                        now(),
+                        t,
+                        new.started.then_some(t),
                     ],
                     rows::execution,
                 )
@@ -95,102 +102,42 @@ impl ExecutionStore for SqliteStore {
         update: ExecutionUpdate,
     ) -> Result<Execution> {
         let output = rows::to_json_opt(update.output.as_ref())?;
-        self.write(move |c| {
-            let id = id.to_string();
-            let t = now();
-            // One statement: only an unfinished execution changes; `started_at` is set by the
-            // first move to running, `finished_at` by the move to a terminal status.
-            let updated = c
-                .prepare_cached(&format!(
-                    "UPDATE executions SET status = ?2, output = COALESCE(?3, output),
-                       error = COALESCE(?4, error),
-                       started_at = COALESCE(started_at, CASE WHEN ?2 = ?5 THEN ?7 END),
-                       finished_at = ?6
-                     WHERE id = ?1 AND status IN (?8, ?9, ?10)
-                     RETURNING {EXECUTION_COLS}"
-                ))
-                .and_then(|mut st| {
-                    st.query_row(
-                        params![
-                            id,
-                            update.status.as_str(),
-                            output,
-                            update.error,
-                            ExecutionStatus::Running.as_str(),
-                            update.status.is_terminal().then_some(t),
-                            t,
-                            UNFINISHED[0].as_str(),
-                            UNFINISHED[1].as_str(),
-                            UNFINISHED[2].as_str(),
-                        ],
-                        rows::execution,
-                    )
-                    .optional()
-                })
-                .map_err(db_err)?;
-            match updated {
-                Some(exec) => Ok(exec),
-                // Missing (not found) or already finished (conflict): say which.
-                None => {
-                    let current = load(c, &id)?;
-                    Err(StorageError::Conflict(format!(
-                        "execution {id} is already {}",
-                        current.status
-                    )))
-                }
-            }
-        })
-        .await
+        self.write(move |c| update_row(c, id, &update, output))
+            .await
     }
 
     async fn put_node_run(&self, run: NodeRun) -> Result<()> {
-        let (input, input_blob) = blob::split(rows::to_json(&run.input)?);
-        let output = rows::to_json_opt(run.output.as_ref())?;
-        let (output, output_blob) = match output.map(blob::split) {
-            Some((text, blob)) => (Some(text), blob),
-            None => (None, None),
-        };
-        let gas = rows::to_i64("gas", run.gas)?;
+        let row = RunRow::new(run)?;
+        self.write(move |c| row.put(c)).await
+    }
+
+    async fn put_node_runs(&self, runs: Vec<NodeRun>) -> Result<()> {
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let rows = runs
+            .into_iter()
+            .map(RunRow::new)
+            .collect::<Result<Vec<_>>>()?;
+        self.write(move |c| rows.iter().try_for_each(|r| r.put(c)))
+            .await
+    }
+
+    async fn update_execution_with(
+        &self,
+        id: ExecutionId,
+        update: ExecutionUpdate,
+        runs: Vec<NodeRun>,
+    ) -> Result<Execution> {
+        let output = rows::to_json_opt(update.output.as_ref())?;
+        let rows = runs
+            .into_iter()
+            .map(RunRow::new)
+            .collect::<Result<Vec<_>>>()?;
+        // One write: the records and the outcome commit together (or not at all).
         self.write(move |c| {
-            let t = now();
-            for blob in [&input_blob, &output_blob].into_iter().flatten() {
-                put_blob(c, blob, t)?;
-            }
-            let hash = |b: &Option<blob::Blob>| b.as_ref().map(|b| b.hash.clone());
-            c.prepare_cached(&format!(
-                "INSERT INTO node_runs ({NODE_RUN_COLS}, input_blob, output_blob)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-                 ON CONFLICT (execution_id, node_id, attempt) DO UPDATE SET
-                   status = excluded.status, input = excluded.input, output = excluded.output,
-                   error = excluded.error, gas = excluded.gas, started_at = excluded.started_at,
-                   finished_at = excluded.finished_at, port = excluded.port,
-                   input_blob = excluded.input_blob, output_blob = excluded.output_blob"
-            ))
-            .and_then(|mut st| {
-                st.execute(params![
-                    run.execution_id.to_string(),
-                    run.node_id,
-                    run.attempt,
-                    run.status.as_str(),
-                    input,
-                    output,
-                    run.error,
-                    gas,
-                    run.started_at.millis(),
-                    run.finished_at.map(|t| t.millis()),
-                    run.port,
-                    hash(&input_blob),
-                    hash(&output_blob),
-                ])
-            })
-            .map_err(|e| {
-                if is_fk_violation(&e) {
-                    StorageError::not_found("execution", run.execution_id)
-                } else {
-                    db_err(e)
-                }
-            })?;
-            Ok(())
+            rows.iter().try_for_each(|r| r.put(c))?;
+            update_row(c, id, &update, output)
         })
         .await
     }
@@ -254,6 +201,132 @@ impl ExecutionStore for SqliteStore {
             Ok(n as u64)
         })
         .await
+    }
+}
+
+/// Moves execution `id` as `update` says (`output` is its JSON text), in one statement: only an
+/// unfinished execution changes; `started_at` is set by the first move to running,
+/// `finished_at` by the move to a terminal status.
+fn update_row(
+    c: &Connection,
+    id: ExecutionId,
+    update: &ExecutionUpdate,
+    output: Option<String>,
+) -> Result<Execution> {
+    let id = id.to_string();
+    let t = now();
+    let updated = c
+        .prepare_cached(&format!(
+            "UPDATE executions SET status = ?2, output = COALESCE(?3, output),
+               error = COALESCE(?4, error),
+               started_at = COALESCE(started_at, CASE WHEN ?2 = ?5 THEN ?7 END),
+               finished_at = ?6
+             WHERE id = ?1 AND status IN (?8, ?9, ?10)
+             RETURNING {EXECUTION_COLS}"
+        ))
+        .and_then(|mut st| {
+            st.query_row(
+                params![
+                    id,
+                    update.status.as_str(),
+                    output,
+                    update.error,
+                    ExecutionStatus::Running.as_str(),
+                    update.status.is_terminal().then_some(t),
+                    t,
+                    UNFINISHED[0].as_str(),
+                    UNFINISHED[1].as_str(),
+                    UNFINISHED[2].as_str(),
+                ],
+                rows::execution,
+            )
+            .optional()
+        })
+        .map_err(db_err)?;
+    match updated {
+        Some(exec) => Ok(exec),
+        // Missing (not found) or already finished (conflict): say which.
+        None => {
+            let current = load(c, &id)?;
+            Err(StorageError::Conflict(format!(
+                "execution {id} is already {}",
+                current.status
+            )))
+        }
+    }
+}
+
+/// A node run ready to write: serialized (and split into blobs) before it reaches the writer
+/// thread, which then only runs SQL.
+struct RunRow {
+    run: NodeRun,
+    input: String,
+    output: Option<String>,
+    input_blob: Option<blob::Blob>,
+    output_blob: Option<blob::Blob>,
+    gas: i64,
+}
+
+impl RunRow {
+    fn new(run: NodeRun) -> Result<Self> {
+        let (input, input_blob) = blob::split(rows::to_json(&run.input)?);
+        let (output, output_blob) = match rows::to_json_opt(run.output.as_ref())?.map(blob::split) {
+            Some((text, blob)) => (Some(text), blob),
+            None => (None, None),
+        };
+        let gas = rows::to_i64("gas", run.gas)?;
+        Ok(Self {
+            run,
+            input,
+            output,
+            input_blob,
+            output_blob,
+            gas,
+        })
+    }
+
+    /// Inserts or replaces the row keyed by (execution, node, attempt), with its blobs.
+    fn put(&self, c: &Connection) -> Result<()> {
+        let t = now();
+        for blob in [&self.input_blob, &self.output_blob].into_iter().flatten() {
+            put_blob(c, blob, t)?;
+        }
+        let hash = |b: &Option<blob::Blob>| b.as_ref().map(|b| b.hash.clone());
+        let run = &self.run;
+        c.prepare_cached(&format!(
+            "INSERT INTO node_runs ({NODE_RUN_COLS}, input_blob, output_blob)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             ON CONFLICT (execution_id, node_id, attempt) DO UPDATE SET
+               status = excluded.status, input = excluded.input, output = excluded.output,
+               error = excluded.error, gas = excluded.gas, started_at = excluded.started_at,
+               finished_at = excluded.finished_at, port = excluded.port,
+               input_blob = excluded.input_blob, output_blob = excluded.output_blob"
+        ))
+        .and_then(|mut st| {
+            st.execute(params![
+                run.execution_id.to_string(),
+                run.node_id,
+                run.attempt,
+                run.status.as_str(),
+                self.input,
+                self.output,
+                run.error,
+                self.gas,
+                run.started_at.millis(),
+                run.finished_at.map(|t| t.millis()),
+                run.port,
+                hash(&self.input_blob),
+                hash(&self.output_blob),
+            ])
+        })
+        .map_err(|e| {
+            if is_fk_violation(&e) {
+                StorageError::not_found("execution", run.execution_id)
+            } else {
+                db_err(e)
+            }
+        })?;
+        Ok(())
     }
 }
 

@@ -20,6 +20,7 @@ pub fn new_execution(wf: WorkflowId) -> NewExecution {
         trigger: "manual".into(),
         input: json!({"order": 7, "items": [1, 2]}),
         parent_id: None,
+        started: false,
     }
 }
 
@@ -127,6 +128,7 @@ pub async fn execution_lifecycle(fx: &Fixture) {
     // A failure straight from queued, with an error and a parent.
     let child = NewExecution {
         parent_id: Some(ex.id),
+        started: false,
         trigger: "subworkflow".into(),
         ..new_execution(wf)
     };

@@ -1,7 +1,9 @@
 //! Node runs (the durable checkpoints), delete cascades, and the `Store` round trip.
 
-use flowork_model::{ExecutionId, NodeRunStatus, Timestamp};
-use flowork_storage::{ExecutionFilter, NodeRun, Page, StorageError, Store};
+use flowork_model::{ExecutionId, ExecutionStatus, NodeRunStatus, Timestamp};
+use flowork_storage::{
+    ExecutionFilter, ExecutionUpdate, NewExecution, NodeRun, Page, StorageError, Store,
+};
 use serde_json::json;
 
 use crate::assert_err;
@@ -223,4 +225,75 @@ pub async fn node_runs_port_migration_upgrades(fx: &Fixture) {
 pub async fn ping(fx: &Fixture) {
     let s: &dyn Store = fx.store.as_ref();
     s.ping().await.expect("ping");
+}
+
+/// An execution created `started` is running at once; it ends with its last records in one
+/// call (`update_execution_with`), and several records go in one call (`put_node_runs`).
+pub async fn started_execution_ends_with_its_records(fx: &Fixture) {
+    let s = &fx.store;
+    let wf = s.create_workflow(new_workflow("w")).await.expect("wf").id;
+    let new = NewExecution {
+        started: true,
+        ..new_execution(wf)
+    };
+    let ex = s.create_execution(new).await.expect("exec");
+    assert_eq!(ex.status, ExecutionStatus::Running);
+    let started = ex.started_at.expect("started_at set at once");
+    assert_eq!(ex.started_at, Some(ex.created_at), "started as created");
+    assert!(started.millis() > 0);
+
+    s.put_node_runs(vec![
+        node_run(ex.id, "a", 1, 1_000),
+        node_run(ex.id, "b", 1, 2_000),
+    ])
+    .await
+    .expect("two at once");
+    s.put_node_runs(Vec::new()).await.expect("none is fine");
+    let done = |node: &str, at: i64| NodeRun {
+        status: NodeRunStatus::Succeeded,
+        output: Some(json!({"node": node})),
+        finished_at: Some(Timestamp(at + 1)),
+        ..node_run(ex.id, node, 1, at)
+    };
+    let update = ExecutionUpdate {
+        status: ExecutionStatus::Succeeded,
+        output: Some(json!({"ok": true})),
+        error: None,
+    };
+    let finished = s
+        .update_execution_with(
+            ex.id,
+            update.clone(),
+            vec![done("b", 2_000), done("c", 3_000)],
+        )
+        .await
+        .expect("finish with records");
+    assert_eq!(finished.status, ExecutionStatus::Succeeded);
+    assert_eq!(finished.started_at, Some(started), "started_at is kept");
+    assert_eq!(finished.output, Some(json!({"ok": true})));
+    let runs = s.list_node_runs(ex.id).await.expect("runs");
+    let seen: Vec<_> = runs
+        .iter()
+        .map(|r| (r.node_id.as_str(), r.status))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("a", NodeRunStatus::Running),
+            ("b", NodeRunStatus::Succeeded),
+            ("c", NodeRunStatus::Succeeded)
+        ]
+    );
+
+    // A finished execution can't end twice: a conflict, and its records are not replaced.
+    let late = NodeRun {
+        error: Some("late".into()),
+        ..done("c", 3_000)
+    };
+    assert_err!(
+        s.update_execution_with(ex.id, update, vec![late]).await,
+        StorageError::Conflict(_)
+    );
+    let c = s.list_node_runs(ex.id).await.expect("runs");
+    assert_eq!(c.last().and_then(|r| r.error.clone()), None, "{c:?}");
 }

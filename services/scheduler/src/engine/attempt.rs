@@ -32,6 +32,14 @@ pub(crate) struct Start {
     pub(crate) failures: u32,
 }
 
+/// A node that succeeded.
+pub(crate) struct Ran {
+    pub(crate) out: NodeOutput,
+    /// Its `succeeded` record, when the node is [pure](NodeHandler::pure) and the caller writes
+    /// it later (see `Run::defer`); `None` when it is written already.
+    pub(crate) unsaved: Option<NodeRun>,
+}
+
 /// Runs `node` until it succeeds or has no attempts left, starting at `start`.
 pub(crate) async fn run_node(
     store: Arc<dyn Store>,
@@ -40,7 +48,7 @@ pub(crate) async fn run_node(
     node: &CompiledNode,
     mut cx: NodeContext,
     start: Start,
-) -> Result<NodeOutput, Failure> {
+) -> Result<Ran, Failure> {
     let first = start.attempt;
     let mut failures = start.failures;
     // A resumed node gets at least one attempt: a crash mid-run is not the node's failure.
@@ -84,8 +92,15 @@ pub(crate) async fn run_node(
                 run.status = NodeRunStatus::Succeeded;
                 run.output = Some(out.value.clone());
                 run.port = out.port.clone();
+                if pure {
+                    // Nothing outside the execution saw it: its record may ride with a later write.
+                    return Ok(Ran {
+                        out,
+                        unsaved: Some(run),
+                    });
+                }
                 store.put_node_run(run).await.map_err(Failure::Storage)?;
-                return Ok(out);
+                return Ok(Ran { out, unsaved: None });
             }
             Err(e) => {
                 run.status = NodeRunStatus::Failed;

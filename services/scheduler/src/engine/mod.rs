@@ -10,6 +10,8 @@ mod restore;
 mod run;
 mod scope;
 mod state;
+mod unsaved;
+pub use unsaved::FLUSH_AFTER;
 mod wait;
 
 use std::collections::HashMap;

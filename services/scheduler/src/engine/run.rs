@@ -18,14 +18,15 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::attempt::{Failure, Start, run_node, skipped};
+use super::attempt::{Failure, Ran, Start, run_node, skipped};
 use super::restore::{Restored, restore};
 use super::state::{NodeState, Readiness, input_of, readiness};
+use super::unsaved::Unsaved;
 use super::{Engine, EngineError, Outcome, scope, wait};
 use crate::events::{Event, EventKind};
 use crate::nodes::{NodeContext, NodeOutput};
 
-type Finished = (usize, Result<NodeOutput, Failure>);
+type Finished = (usize, Result<Ran, Failure>);
 /// The nodes in flight; a node that panics is caught and fails like a crashed task did.
 type Tasks = FuturesUnordered<BoxFuture<'static, std::thread::Result<Finished>>>;
 
@@ -46,6 +47,8 @@ pub(crate) struct Run {
     start: Vec<bool>,
     last_output: Option<Value>,
     response: Option<Value>,
+    /// Records of pure nodes not written yet (see `engine::unsaved`).
+    pub(super) unsaved: Unsaved,
 }
 
 impl Run {
@@ -93,18 +96,22 @@ impl Run {
             start,
             last_output: None,
             response: None,
+            unsaved: Unsaved::default(),
         })
     }
 
     /// Runs to the end, or until only parked waits are left, and records that on the execution.
     pub(crate) async fn drive(mut self) -> Result<Outcome, EngineError> {
         let store = self.engine.store().clone();
-        let running = ExecutionUpdate {
-            status: ExecutionStatus::Running,
-            output: None,
-            error: None,
-        };
-        self.exec = store.update_execution(self.exec.id, running).await?;
+        // Created running when this process started it at once (NewExecution::started).
+        if self.exec.status != ExecutionStatus::Running {
+            let running = ExecutionUpdate {
+                status: ExecutionStatus::Running,
+                output: None,
+                error: None,
+            };
+            self.exec = store.update_execution(self.exec.id, running).await?;
+        }
         let outcome = match self.wf.timeout() {
             Some(limit) => match tokio::time::timeout(limit, self.advance()).await {
                 Ok(r) => r,
@@ -122,7 +129,7 @@ impl Run {
                     output: None,
                     error: None,
                 };
-                let execution = store.update_execution(self.exec.id, waiting).await?;
+                let execution = self.settle(waiting).await?;
                 self.emit_finished(&execution);
                 return Ok(Outcome::Parked { execution, until });
             }
@@ -143,9 +150,43 @@ impl Run {
             },
             Err(Failure::Storage(e)) => return Err(e.into()),
         };
-        let finished = store.update_execution(self.exec.id, update).await?;
+        let finished = self.settle(update).await?;
         self.emit_finished(&finished);
         Ok(Outcome::Finished(finished))
+    }
+
+    /// Records `update` on the execution, with the records still unsaved, in one write. If the
+    /// execution was ended elsewhere meanwhile (cancelled from another process), the records are
+    /// kept all the same, for history.
+    async fn settle(&mut self, update: ExecutionUpdate) -> Result<Execution, EngineError> {
+        let store = self.engine.store();
+        let runs = self.unsaved.take();
+        let kept = runs.clone();
+        match store
+            .update_execution_with(self.exec.id, update, runs)
+            .await
+        {
+            Err(e @ flowork_storage::StorageError::Conflict(_)) => {
+                if let Err(e) = store.put_node_runs(kept).await {
+                    tracing::warn!(execution = %self.exec.id, error = %e, "could not keep the last node records");
+                }
+                Err(e.into())
+            }
+            r => Ok(r?),
+        }
+    }
+
+    /// Writes the records still unsaved, if any.
+    pub(super) async fn flush(&mut self) -> Result<(), Failure> {
+        let runs = self.unsaved.take();
+        if runs.is_empty() {
+            return Ok(());
+        }
+        self.engine
+            .store()
+            .put_node_runs(runs)
+            .await
+            .map_err(Failure::Storage)
     }
 
     fn emit(&self, kind: EventKind, node: Option<usize>, data: Value) {
@@ -183,12 +224,15 @@ impl Run {
                 )))
             })?;
             match result {
-                Ok(out) => {
+                Ok(Ran { out, unsaved }) => {
                     self.emit(
                         EventKind::NodeFinished,
                         Some(i),
                         json!({ "port": out.port }),
                     );
+                    if let Some(run) = unsaved {
+                        self.unsaved.push(run);
+                    }
                     self.finish(i, out);
                 }
                 Err(failure) => {
@@ -207,6 +251,9 @@ impl Run {
                         other => other,
                     });
                 }
+            }
+            if self.unsaved.due() {
+                self.flush().await?;
             }
             self.schedule(&mut tasks, &inflight).await?;
         }
@@ -253,18 +300,20 @@ impl Run {
             match live {
                 Readiness::Waiting => {}
                 Readiness::Skip => {
-                    let record = skipped(self.exec.id, &wf.nodes[i]);
-                    self.engine
-                        .store()
-                        .put_node_run(record)
-                        .await
-                        .map_err(Failure::Storage)?;
+                    // A skip is bookkeeping with no effect: it rides like a pure node's record.
+                    self.unsaved.push(skipped(self.exec.id, &wf.nodes[i]));
                     self.states[i] = NodeState::Skipped;
                 }
                 Readiness::Run(live) if wf.nodes[i].kind == wait::KIND => {
                     self.start_wait(i, &live).await?;
                 }
-                Readiness::Run(live) => self.spawn(tasks, cancel, i, &live),
+                Readiness::Run(live) => {
+                    if !self.is_pure(i) {
+                        // What it was built on is durable before it can touch the world.
+                        self.flush().await?;
+                    }
+                    self.spawn(tasks, cancel, i, &live);
+                }
             }
         }
         Ok(())
@@ -314,6 +363,12 @@ impl Run {
             )
         };
         tasks.push(AssertUnwindSafe(node).catch_unwind().boxed());
+    }
+
+    /// Whether node `i` has no effect outside the execution (see `NodeHandler::pure`).
+    fn is_pure(&self, i: usize) -> bool {
+        let handler = self.engine.inner.nodes.get(&self.wf.nodes[i].kind);
+        handler.is_none_or(|h| h.pure())
     }
 
     /// A node's input from its live parents (the execution's input for a root).

@@ -95,11 +95,9 @@ impl Run {
             self.input(live),
             until,
         );
-        let store = self.engine.store().clone();
-        store
-            .put_node_run(run.clone())
-            .await
-            .map_err(Failure::Storage)?;
+        // Parked is durable with everything before it: a restart finds the wait and its inputs.
+        self.unsaved.push(run.clone());
+        self.flush().await?;
         self.states[i] = NodeState::Parked { until };
         self.parked.insert(i, run);
         if until <= Timestamp::now() {
@@ -118,8 +116,8 @@ impl Run {
         };
         let done = completed(run);
         let output = done.output.clone().unwrap_or(Value::Null);
-        let store = self.engine.store().clone();
-        store.put_node_run(done).await.map_err(Failure::Storage)?;
+        // Done is as pure as the nodes that follow: it rides with the next write.
+        self.unsaved.push(done);
         self.finish(i, NodeOutput::main(output));
         Ok(())
     }

@@ -32,27 +32,29 @@ impl Runner {
         req: StartRequest,
         checkpoints: Vec<NodeRun>,
     ) -> Result<Execution, EngineError> {
+        // Taken first, so that an execution this process runs at once is recorded as running.
+        let permit = self.inner.slots.clone().try_acquire_owned().ok();
+        let fresh = checkpoints.is_empty();
         let (exec, held) = self
-            .record(id, req, checkpoints.is_empty(), checkpoints)
+            .record(id, req, fresh, checkpoints, permit.is_some())
             .await?;
-        let fresh = exec.clone();
-        match held {
-            Some((d, fresh_run)) => match self.inner.slots.clone().try_acquire_owned() {
-                Ok(permit) => {
-                    let me = self.clone();
-                    tokio::spawn(async move {
-                        me.process(&d, fresh.id, fresh_run.then_some(fresh)).await;
-                        drop(permit);
-                    });
+        match (held, permit) {
+            (Some((d, fresh_run)), Some(permit)) => {
+                let me = self.clone();
+                let started = exec.clone();
+                tokio::spawn(async move {
+                    me.process(&d, started.id, fresh_run.then_some(started))
+                        .await;
+                    drop(permit);
+                });
+            }
+            (Some((d, _)), None) => {
+                if let Err(e) = self.inner.queue.nack(&d, Duration::ZERO).await {
+                    tracing::warn!(execution = %exec.id, error = %e, "could not release the job; it runs when its lease ends");
                 }
-                Err(_) => {
-                    if let Err(e) = self.inner.queue.nack(&d, Duration::ZERO).await {
-                        tracing::warn!(execution = %exec.id, error = %e, "could not release the job; it runs when its lease ends");
-                    }
-                    self.inner.wake.notify_one();
-                }
-            },
-            None => self.push(&exec).await?,
+                self.inner.wake.notify_one();
+            }
+            (None, _) => self.push(&exec).await?,
         }
         Ok(exec)
     }
@@ -87,7 +89,7 @@ impl Runner {
         permit: OwnedSemaphorePermit,
         limit: Duration,
     ) -> Result<Execution, EngineError> {
-        let (exec, held) = self.record(id, req, true, Vec::new()).await?;
+        let (exec, held) = self.record(id, req, true, Vec::new(), true).await?;
         let Some((d, _)) = held else {
             drop(permit);
             self.push(&exec).await?;
@@ -103,14 +105,16 @@ impl Runner {
     }
 
     /// Pushes the job leased to this process (when the queue can), then records the execution
-    /// and its checkpoints. Returns the held job, and whether the execution is fresh (nothing
-    /// to read back before running it).
+    /// and its checkpoints; as running already if `run_here` (this process holds a worker slot
+    /// for it) and the job is held. Returns the held job, and whether the execution is fresh
+    /// (nothing to read back before running it).
     async fn record(
         &self,
         id: ExecutionId,
         req: StartRequest,
         fresh: bool,
         checkpoints: Vec<NodeRun>,
+        run_here: bool,
     ) -> Result<(Execution, Option<(Delivery, bool)>), EngineError> {
         let engine = &self.inner.engine;
         // Compile first: an invalid version must not leave anything queued behind.
@@ -124,13 +128,15 @@ impl Runner {
             trigger: req.trigger,
             input: req.input,
             parent_id: req.parent_id,
+            started: run_here && held.is_some(),
         };
         let recorded = async {
             let exec = engine.store().create_execution(new).await?;
-            for mut run in checkpoints {
-                run.execution_id = exec.id;
-                engine.store().put_node_run(run).await?;
-            }
+            let runs = checkpoints.into_iter().map(|run| NodeRun {
+                execution_id: exec.id,
+                ..run
+            });
+            engine.store().put_node_runs(runs.collect()).await?;
             Ok::<_, EngineError>(exec)
         };
         match recorded.await {

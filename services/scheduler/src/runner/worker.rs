@@ -97,9 +97,14 @@ impl Runner {
                         None
                     }
                 };
-                if let Err(e) = queue.ack(d).await {
-                    tracing::warn!(execution = %id, error = %e, "ack failed; the job may run again (idempotent)");
-                }
+                // Off the caller's path: the execution is durable already, and a job whose ack
+                // is lost comes back, finds it finished, and is acked then.
+                let (queue, d) = (queue.clone(), d.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = queue.ack(&d).await {
+                        tracing::warn!(execution = %id, error = %e, "ack failed; the job may run again (idempotent)");
+                    }
+                });
                 kept
             }
             // A job pushed (leased) by a process that died before recording its execution.

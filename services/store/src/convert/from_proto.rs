@@ -63,6 +63,7 @@ pub fn new_execution(e: pb::CreateExecutionRequest) -> Parsed<st::NewExecution> 
         trigger: name("trigger", e.trigger)?,
         input: json("input", e.input)?,
         parent_id: parse_opt("parent_id", e.parent_id.as_deref())?,
+        started: e.started,
     })
 }
 

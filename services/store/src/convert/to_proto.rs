@@ -76,6 +76,7 @@ pub fn new_execution(e: st::NewExecution) -> pb::CreateExecutionRequest {
         trigger: e.trigger,
         input: Some(json(&e.input)),
         parent_id: e.parent_id.map(|p| p.to_string()),
+        started: e.started,
     }
 }
 

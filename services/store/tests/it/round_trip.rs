@@ -149,6 +149,7 @@ async fn executions(s: &dyn Store, wf: WorkflowId) {
         trigger: "manual".into(),
         input: json!({"order": 42}),
         parent_id: None,
+        started: false,
     };
     let ex = s
         .create_execution(new.clone())
@@ -161,6 +162,7 @@ async fn executions(s: &dyn Store, wf: WorkflowId) {
     let child = NewExecution {
         id: ExecutionId::new(),
         parent_id: Some(new.id),
+        started: false,
         trigger: "subworkflow".into(),
         ..new.clone()
     };
