@@ -1,5 +1,6 @@
 //! Hashing throughput: `Manifest::check` over 200 MB in 50 files, next to `sha256sum` on the
-//! same files (`scripts/bench integrity`; the target is within 2x of sha256sum).
+//! same files, and one thread hashing file after file (`scripts/bench integrity`; the target is
+//! within 2x of sha256sum).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -39,6 +40,14 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("manifest_check", |b| {
         b.iter(|| assert!(manifest.check(dir.path(), None).is_ok()));
+    });
+    // One thread, file after file, as sha256sum works: the per-core figure.
+    g.bench_function("one_thread", |b| {
+        b.iter(|| {
+            for p in &paths {
+                flowork_manifest::hash::hash_file(p, None).expect("hash");
+            }
+        });
     });
     g.bench_function("sha256sum", |b| {
         b.iter(|| {

@@ -329,6 +329,11 @@ fn integrity_defaults_to_off_without_a_pinned_key_and_names_bad_values() {
         Ok(())
     });
     assert!(err.contains("integrity.public_key: expected"), "{err}");
+    let err = load_err(|j| {
+        j.set_env("FLOWORK_INTEGRITY__RECHECK_INTERVAL_SECS", "99999999999");
+        Ok(())
+    });
+    assert!(err.contains("integrity.recheck_interval_secs"), "{err}");
     if crate::integrity::PINNED_PUBLIC_KEY.is_none() {
         let err = load_err(|j| {
             j.set_env("FLOWORK_INTEGRITY__MODE", "warn");

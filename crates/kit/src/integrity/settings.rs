@@ -13,6 +13,9 @@ use crate::error::KitError;
 /// With one, the default mode is `strict`; without, `off` (a development build).
 pub const PINNED_PUBLIC_KEY: Option<&str> = option_env!("FLOWORK_INTEGRITY_PUBKEY");
 
+/// Longest re-check interval accepted (a year); beyond, timers would overflow.
+const MAX_RECHECK_SECS: u64 = 365 * 86_400;
+
 /// What a binary does when its files differ from its manifest.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -83,8 +86,14 @@ impl IntegrityConfig {
         }
     }
 
-    /// A usable key whenever the mode checks anything.
+    /// A usable key whenever the mode checks anything, and a sane interval.
     pub(crate) fn validate(&self) -> Result<(), KitError> {
+        if self.recheck_interval_secs > MAX_RECHECK_SECS {
+            return Err(KitError::Config(format!(
+                "integrity.recheck_interval_secs must be at most {MAX_RECHECK_SECS} (a year); \
+                 0 turns re-checks off"
+            )));
+        }
         let key = self.public_key()?;
         if key.is_none() && self.mode != IntegrityMode::Off {
             return Err(KitError::Config(format!(
