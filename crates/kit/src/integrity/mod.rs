@@ -252,9 +252,14 @@ pub async fn recheck() -> Snapshot {
     snapshot
 }
 
+/// A check that could not finish (its thread panicked) counts as untrusted.
 fn fail_snapshot(g: &Global, why: String) -> Snapshot {
     let mut s = g.state.borrow().clone();
+    s.checked_at = Some(SystemTime::now());
     s.outcome = Outcome::Untrusted(format!("the check did not finish: {why}"));
+    tracing::warn!("integrity: {}", s.summary());
+    publish_metrics(&s);
+    g.state.send_replace(s.clone());
     s
 }
 
