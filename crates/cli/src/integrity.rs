@@ -217,6 +217,9 @@ fn verify(
     let shown = path.display();
     let m = match Manifest::load(&path) {
         Ok(m) => m,
+        Err(ManifestError::Io { source, .. }) => {
+            return usage(format!("manifest {shown}: {source}"));
+        }
         Err(e) => return usage(format!("manifest {shown}: {e}")),
     };
     if let Err(e) = m.verify_signature(&key) {

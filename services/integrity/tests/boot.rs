@@ -339,3 +339,18 @@ async fn a_file_changed_while_running_downgrades_health_and_shows_in_metrics() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[test]
+fn a_missing_manifest_stops_start_up_naming_it_once() {
+    let r = Release::new();
+    std::fs::remove_file(r.root().join("integrity.json")).expect("rm");
+    let mut run = r.start("strict");
+    let line = run.refused();
+    assert_eq!(line.matches("integrity.json").count(), 1, "{line}");
+    assert!(line.contains("No such file"), "{line}");
+    assert!(
+        !run.log.iter().any(|l| l.contains("WARN")),
+        "a strict refusal is one line, not a warning too: {:?}",
+        run.log
+    );
+}

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use flowork_manifest::{Drift, DriftKind, Manifest, PublicKey};
+use flowork_manifest::{Drift, DriftKind, Manifest, ManifestError, PublicKey};
 use tokio::sync::watch;
 
 pub use settings::{IntegrityConfig, IntegrityMode, PINNED_PUBLIC_KEY};
@@ -122,6 +122,10 @@ impl Checker {
         let shown = self.manifest.display();
         let manifest = match Manifest::load(&self.manifest) {
             Ok(m) => m,
+            // The I/O error already names the path.
+            Err(ManifestError::Io { source, .. }) => {
+                return Outcome::Untrusted(format!("manifest {shown}: {source}"));
+            }
             Err(e) => return Outcome::Untrusted(format!("manifest {shown}: {e}")),
         };
         if let Err(e) = manifest.verify_signature(&self.key) {
@@ -186,7 +190,10 @@ pub fn boot(cfg: &IntegrityConfig) -> Result<Snapshot, KitError> {
         state: watch::Sender::new(snapshot),
     });
     let snapshot = global.state.borrow().clone();
-    log(&snapshot);
+    // A strict refusal is reported once, by the caller's error line.
+    if !(snapshot.mode == IntegrityMode::Strict && snapshot.is_degraded()) {
+        log(&snapshot);
+    }
     verdict(snapshot)
 }
 

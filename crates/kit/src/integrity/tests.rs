@@ -87,4 +87,10 @@ fn a_missing_manifest_is_untrusted_and_names_its_path() {
     let s = c.run();
     assert!(s.is_degraded());
     assert!(s.summary().contains("integrity.json"), "{}", s.summary());
+    assert_eq!(
+        s.summary().matches("integrity.json").count(),
+        1,
+        "the path once: {}",
+        s.summary()
+    );
 }
