@@ -6,8 +6,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Read at run time, not with env!(): a build script compiled for one checkout is reused by
     // others sharing the target dir, and must not point at the first checkout's folder.
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
-    let files = ["common.proto", "engine_link.proto", "store.proto"]
-        .map(|f| root.join("flowork/v1").join(f));
+    let files = [
+        "common.proto",
+        "engine_link.proto",
+        "store.proto",
+        "integrity.proto",
+    ]
+    .map(|f| root.join("flowork/v1").join(f));
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
     }

@@ -1,6 +1,7 @@
 //! The `flowork` command line as a library: the binary is one call to [`main`], and tests start
 //! the whole stack in-process with [`up::launch`].
 
+pub mod integrity;
 pub mod local_engine;
 pub mod serve;
 pub mod up;
@@ -44,6 +45,14 @@ enum Command {
     ///
     /// The same document the gateway serves at /api/openapi.json, with a docs page at /docs.
     Openapi,
+    /// Signed integrity manifests (integrity.json): keygen, build, verify.
+    ///
+    /// Every service checks its executable and the files its manifest lists at boot
+    /// (integrity.mode = strict, warn or off).
+    Integrity {
+        #[command(subcommand)]
+        command: integrity::Command,
+    },
 }
 
 /// Parses the command line and runs it.
@@ -52,6 +61,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Up { port } => up::main(&cli.config, port),
         Command::Serve { service, listen } => serve::main(&cli.config, service, listen),
+        Command::Integrity { command } => integrity::main(&cli.config, command),
         Command::Openapi => {
             let doc = flowork_gateway::openapi_document();
             match serde_json::to_string_pretty(doc) {

@@ -43,6 +43,8 @@ pub fn load(args: &ConfigArgs, extra: Value) -> Result<Option<Config>, ExitCode>
         return Ok(None);
     }
     flowork_kit::telemetry::init_tracing(&cfg.log);
+    // `flowork up` and `flowork serve` check their executable like every service binary.
+    flowork_kit::integrity::boot(&cfg.integrity).map_err(|e| fail(&e, 1))?;
     Ok(Some(cfg))
 }
 
@@ -52,7 +54,10 @@ pub fn runtime(fut: impl Future<Output = ExitCode>) -> ExitCode {
         .enable_all()
         .build()
     {
-        Ok(rt) => rt.block_on(fut),
+        Ok(rt) => rt.block_on(async move {
+            flowork_kit::integrity::spawn_recheck();
+            fut.await
+        }),
         Err(e) => fail(&e, 1),
     }
 }

@@ -155,17 +155,10 @@ async fn up_serves_health_stops_on_ctrl_c_and_keeps_its_data() {
     let (code, health) = healthz(&up.url).await;
     assert_eq!(code, 200, "{health}");
     assert_eq!(health["status"], "ok");
-    for name in ["gateway", "database", "store", "scheduler"] {
+    for name in ["gateway", "database", "store", "scheduler", "integrity"] {
         assert_eq!(status_of(&health, name), "serving", "{health}");
     }
-    for name in [
-        "modules",
-        "inference",
-        "training",
-        "sync",
-        "license",
-        "integrity",
-    ] {
+    for name in ["modules", "inference", "training", "sync", "license"] {
         assert_eq!(status_of(&health, name), "not_implemented", "{health}");
     }
     let metrics = reqwest::get(format!("{}/metrics", up.url))

@@ -12,12 +12,15 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::error::KitError;
+use crate::integrity::IntegrityConfig;
 use crate::service::ServiceName;
 
 /// Environment variables with the `FLOWORK_` prefix that are not config keys.
 /// (Secrets stay out of the config, so `--dump-config` can never print them.)
-const NOT_CONFIG_ENV: [&str; 5] = [
+const NOT_CONFIG_ENV: [&str; 6] = [
     "admin_password",
+    // Read at build time (the pinned key), and harmless if also set when running.
+    "integrity_pubkey",
     "config",
     "master_key",
     "gateway_secret",
@@ -40,7 +43,7 @@ pub struct Config {
     pub training: ServiceConfig,
     pub sync: ServiceConfig,
     pub license: ServiceConfig,
-    pub integrity: ServiceConfig,
+    pub integrity: IntegrityConfig,
 }
 
 /// `[log]`
@@ -216,7 +219,7 @@ impl Default for Config {
             training: ServiceConfig::default(),
             sync: ServiceConfig::default(),
             license: ServiceConfig::default(),
-            integrity: ServiceConfig::default(),
+            integrity: IntegrityConfig::default(),
         }
     }
 }
@@ -395,6 +398,7 @@ impl Config {
                 "database.max_connections must be at least 1".into(),
             ));
         }
+        self.integrity.validate()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| KitError::Config(format!("log.level = {:?}: {e}", self.log.level)))?;
         Ok(())

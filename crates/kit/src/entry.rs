@@ -143,6 +143,10 @@ where
         };
     }
     crate::telemetry::init_tracing(&cfg.log);
+    // Before any port or state is touched: a tampered install must not get that far.
+    if let Err(e) = crate::integrity::boot(&cfg.integrity) {
+        return fail(&e, 1);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -151,6 +155,7 @@ where
         Err(e) => return fail(&e, 1),
     };
     runtime.block_on(async move {
+        crate::integrity::spawn_recheck();
         let listener = if always_bind || cfg.opens_port(name) {
             let addr = cfg
                 .service_listen(name)

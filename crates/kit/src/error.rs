@@ -21,6 +21,9 @@ pub enum KitError {
     /// The data dir can't be created or written.
     #[error("data_dir = {}: {reason}", path.display())]
     DataDir { path: PathBuf, reason: String },
+    /// The integrity check refused to start (strict mode) or could not run.
+    #[error("integrity: {detail}")]
+    Integrity { detail: String },
     /// Serving failed after start.
     #[error("{service}: {reason}")]
     Serve {

@@ -7,11 +7,13 @@
 //! - [`problem`]: the one error shape, RFC 7807 JSON on HTTP and `tonic::Status` on gRPC.
 //! - [`placeholder`]: what a service whose issue has not landed serves (health, and nothing else).
 //! - [`entry`]: the `main()` of every `flowork-<service>` binary.
+//! - [`integrity`]: the boot self-check against a signed manifest, and its periodic re-check.
 
 pub mod config;
 pub mod entry;
 mod error;
 pub mod health;
+pub mod integrity;
 pub mod net;
 pub mod placeholder;
 pub mod private_file;

@@ -66,11 +66,35 @@ impl Grpc {
         self.health.clone()
     }
 
-    /// Marks `name`'s own API as SERVING (see [`ServiceName::health_name`]).
+    /// Marks `name`'s own API as SERVING (see [`ServiceName::health_name`]), and NOT_SERVING
+    /// whenever the process's integrity check finds drift (see [`crate::integrity`]).
     pub async fn set_serving(&self, name: ServiceName) {
-        self.health
-            .set_service_status(name.health_name(), ServingStatus::Serving)
+        let Some(mut changes) = crate::integrity::subscribe() else {
+            self.health
+                .set_service_status(name.health_name(), ServingStatus::Serving)
+                .await;
+            return;
+        };
+        let health = self.health.clone();
+        let status = |degraded: bool| {
+            if degraded {
+                ServingStatus::NotServing
+            } else {
+                ServingStatus::Serving
+            }
+        };
+        let degraded = changes.borrow_and_update().is_degraded();
+        health
+            .set_service_status(name.health_name(), status(degraded))
             .await;
+        tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                let degraded = changes.borrow_and_update().is_degraded();
+                health
+                    .set_service_status(name.health_name(), status(degraded))
+                    .await;
+            }
+        });
     }
 
     /// The routes as an axum router, with `/metrics` added.

@@ -27,11 +27,19 @@ pub(crate) struct Health {
 
 /// 200 when nothing failed, else 503; the body lists every service either way.
 pub(crate) async fn healthz(State(gw): State<Gateway>) -> (StatusCode, Json<Health>) {
+    // The gateway's own process: degraded while its files differ from its manifest.
+    let own = flowork_kit::integrity::snapshot();
     let mut services = vec![ServiceHealth {
         name: "gateway".into(),
-        status: Status::Serving,
+        status: if own.is_degraded() {
+            Status::NotServing
+        } else {
+            Status::Serving
+        },
         address: None,
-        detail: None,
+        detail: own
+            .is_degraded()
+            .then(|| format!("integrity: {}", own.summary())),
     }];
     let db = match gw.store.ping().await {
         Ok(()) => ServiceHealth {

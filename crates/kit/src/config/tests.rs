@@ -305,3 +305,55 @@ fn gateway_replica_settings_load_and_are_checked() {
     });
     assert!(err.contains("gateway.advertise_url"), "{err}");
 }
+
+#[test]
+fn integrity_defaults_to_off_without_a_pinned_key_and_names_bad_values() {
+    Jail::expect_with(|_| {
+        let cfg = Config::load(None, none()).expect("defaults");
+        if crate::integrity::PINNED_PUBLIC_KEY.is_none() {
+            assert_eq!(cfg.integrity.mode, crate::integrity::IntegrityMode::Off);
+        }
+        assert_eq!(cfg.integrity.recheck_interval_secs, 300);
+        Ok(())
+    });
+    let err = load_err(|j| {
+        j.set_env("FLOWORK_INTEGRITY__MODE", "paranoid");
+        Ok(())
+    });
+    assert!(err.contains("integrity.mode"), "{err}");
+    assert!(err.contains("FLOWORK_INTEGRITY__MODE"), "{err}");
+    assert!(err.contains("strict"), "{err}");
+    let err = load_err(|j| {
+        j.set_env("FLOWORK_INTEGRITY__MODE", "strict");
+        j.set_env("FLOWORK_INTEGRITY__PUBLIC_KEY", "not-hex");
+        Ok(())
+    });
+    assert!(err.contains("integrity.public_key: expected"), "{err}");
+    let err = load_err(|j| {
+        j.set_env("FLOWORK_INTEGRITY__RECHECK_INTERVAL_SECS", "99999999999");
+        Ok(())
+    });
+    assert!(err.contains("integrity.recheck_interval_secs"), "{err}");
+    if crate::integrity::PINNED_PUBLIC_KEY.is_none() {
+        let err = load_err(|j| {
+            j.set_env("FLOWORK_INTEGRITY__MODE", "warn");
+            Ok(())
+        });
+        assert!(
+            err.contains("integrity.mode = warn needs integrity.public_key"),
+            "{err}"
+        );
+    }
+    Jail::expect_with(|j| {
+        // The build-time variable, set while running too, is not mistaken for a config key.
+        j.set_env("FLOWORK_INTEGRITY_PUBKEY", "00");
+        j.set_env("FLOWORK_INTEGRITY__MODE", "warn");
+        j.set_env(
+            "FLOWORK_INTEGRITY__PUBLIC_KEY",
+            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+        );
+        let cfg = Config::load(None, none()).expect("valid");
+        assert_eq!(cfg.integrity.mode, crate::integrity::IntegrityMode::Warn);
+        Ok(())
+    });
+}
