@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Forbidden;
-use crate::gas::{Gas, Jti};
 use crate::pattern::Pattern;
+use flowork_model::{Gas, Jti};
 
 /// A FAC token's claims, exactly as serialized in the JWT payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,13 +15,12 @@
 
 mod claims;
 mod error;
-mod gas;
 pub mod key;
 mod pattern;
 mod token;
 
 pub use claims::{Capability, Claims, FacClaim};
 pub use error::{FacError, Forbidden};
-pub use gas::{Gas, Jti, OutOfGas};
+pub use flowork_model::{Gas, Jti, OutOfGas};
 pub use pattern::Pattern;
 pub use token::{DEFAULT_AUDIENCE, DEFAULT_ISSUER, IssueRequest, Issuer, LEEWAY_SECS};

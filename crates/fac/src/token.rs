@@ -11,8 +11,8 @@ use zeroize::Zeroizing;
 
 use crate::claims::{Capability, Claims, FacClaim};
 use crate::error::{FacError, Forbidden};
-use crate::gas::{Gas, Jti};
 use crate::pattern::Pattern;
+use flowork_model::{Gas, Jti};
 
 /// `iss` of tokens this engine issues, unless configured otherwise.
 pub const DEFAULT_ISSUER: &str = "flowork";

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use flowork_model::{ExecutionId, Timestamp, WorkflowId};
 
 use crate::error::Result;
+use crate::gas::GasLedger;
 use crate::types::*;
 
 /// Workflows and their hash-chained versions.
@@ -133,7 +134,7 @@ pub trait UserStore: Send + Sync {
 /// Everything a backend provides.
 #[async_trait]
 pub trait Store:
-    WorkflowStore + ExecutionStore + CredentialStore + KvStore + QueueStore + UserStore
+    WorkflowStore + ExecutionStore + CredentialStore + KvStore + QueueStore + UserStore + GasLedger
 {
     fn backend(&self) -> Backend;
     /// A cheap round trip to the database.

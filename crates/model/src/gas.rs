@@ -1,4 +1,4 @@
-//! Gas amounts, token ids, and the out-of-gas outcome.
+//! Gas (DESIGN §1 promise 5): amounts, FAC token ids, and the out-of-gas outcome.
 
 use std::fmt;
 
