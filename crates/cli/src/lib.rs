@@ -1,6 +1,7 @@
 //! The `flowork` command line as a library: the binary is one call to [`main`], and tests start
 //! the whole stack in-process with [`up::launch`].
 
+pub mod fac;
 pub mod local_engine;
 pub mod serve;
 pub mod up;
@@ -44,6 +45,9 @@ enum Command {
     ///
     /// The same document the gateway serves at /api/openapi.json, with a docs page at /docs.
     Openapi,
+    /// FAC capability tokens: `issue` signs one with the engine's key, `inspect` verifies one.
+    #[command(subcommand)]
+    Fac(fac::FacCommand),
 }
 
 /// Parses the command line and runs it.
@@ -52,6 +56,10 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Up { port } => up::main(&cli.config, port),
         Command::Serve { service, listen } => serve::main(&cli.config, service, listen),
+        Command::Fac(cmd) => match cli.config.load(serde_json::json!({})) {
+            Ok(cfg) => fac::main(&cfg.data_dir, cmd),
+            Err(e) => flowork_kit::entry::fail(&e, 2),
+        },
         Command::Openapi => {
             let doc = flowork_gateway::openapi_document();
             match serde_json::to_string_pretty(doc) {

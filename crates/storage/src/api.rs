@@ -6,7 +6,6 @@ use async_trait::async_trait;
 use flowork_model::{ExecutionId, Timestamp, WorkflowId};
 
 use crate::error::Result;
-use crate::gas::GasLedger;
 use crate::types::*;
 
 /// Workflows and their hash-chained versions.
@@ -134,7 +133,7 @@ pub trait UserStore: Send + Sync {
 /// Everything a backend provides.
 #[async_trait]
 pub trait Store:
-    WorkflowStore + ExecutionStore + CredentialStore + KvStore + QueueStore + UserStore + GasLedger
+    WorkflowStore + ExecutionStore + CredentialStore + KvStore + QueueStore + UserStore
 {
     fn backend(&self) -> Backend;
     /// A cheap round trip to the database.

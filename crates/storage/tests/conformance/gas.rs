@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use flowork_model::{Gas, Jti, OutOfGas};
-use flowork_storage::Store;
+use flowork_storage::GasLedger;
 
 use crate::harness::Fixture;
 
 pub async fn gas_charge_and_refuse(fx: &Fixture) {
-    let s = &fx.store;
+    let s = &fx.ledger;
     let jti = Jti::new();
     assert_eq!(s.gas_used(&jti).await.expect("used"), Gas(0));
     assert_eq!(
@@ -60,7 +60,7 @@ pub async fn gas_charge_and_refuse(fx: &Fixture) {
 pub async fn gas_concurrent_executions_never_overspend(fx: &Fixture) {
     let jti = Jti::new();
     let tasks = (0..50).map(|_| {
-        let store: Arc<dyn Store> = Arc::clone(&fx.store);
+        let store: Arc<dyn GasLedger> = Arc::clone(&fx.ledger);
         let jti = jti.clone();
         tokio::spawn(async move {
             let mut ran = 0u64;
@@ -81,5 +81,5 @@ pub async fn gas_concurrent_executions_never_overspend(fx: &Fixture) {
         total += t.expect("task");
     }
     assert_eq!(total, 100, "nodes charged");
-    assert_eq!(fx.store.gas_used(&jti).await.expect("used"), Gas(100));
+    assert_eq!(fx.ledger.gas_used(&jti).await.expect("used"), Gas(100));
 }
