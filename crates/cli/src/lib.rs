@@ -2,6 +2,7 @@
 //! the whole stack in-process with [`up::launch`].
 
 pub mod integrity;
+pub mod fac;
 pub mod local_engine;
 pub mod serve;
 pub mod up;
@@ -53,6 +54,9 @@ enum Command {
         #[command(subcommand)]
         command: integrity::Command,
     },
+    /// FAC capability tokens: `issue` signs one with the engine's key, `inspect` verifies one.
+    #[command(subcommand)]
+    Fac(fac::FacCommand),
 }
 
 /// Parses the command line and runs it.
@@ -62,6 +66,10 @@ pub fn main() -> ExitCode {
         Command::Up { port } => up::main(&cli.config, port),
         Command::Serve { service, listen } => serve::main(&cli.config, service, listen),
         Command::Integrity { command } => integrity::main(&cli.config, command),
+        Command::Fac(cmd) => match cli.config.load(serde_json::json!({})) {
+            Ok(cfg) => fac::main(&cfg.data_dir, cmd),
+            Err(e) => flowork_kit::entry::fail(&e, 2),
+        },
         Command::Openapi => {
             let doc = flowork_gateway::openapi_document();
             match serde_json::to_string_pretty(doc) {

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::embedded::EmbeddedQueue;
 pub use crate::error::{QueueError, Result};
-pub use crate::redis::{RedisConfig, RedisQueue};
+pub use crate::redis::{RedisConfig, RedisGasLedger, RedisQueue};
 
 /// Lease time used when none is configured: long enough for most node runs, short enough that a
 /// dead worker's job is picked up within a minute.

@@ -12,6 +12,7 @@ mod api;
 mod blob;
 mod chain;
 mod error;
+mod gas;
 mod migrate;
 mod postgres;
 mod problem;
@@ -28,6 +29,7 @@ pub use accounts::{
 pub use api::*;
 pub use blob::BLOB_THRESHOLD;
 pub use error::{Result, StorageError};
+pub use gas::GasLedger;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use types::*;

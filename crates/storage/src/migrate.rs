@@ -36,6 +36,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     5 => "0005_webhook_buffer",
     6 => "0006_blobs",
     7 => "0007_drop_executions_by_created",
+    8 => "0008_gas_ledger",
 );
 
 /// The Postgres migrations, in order.
@@ -47,6 +48,7 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     5 => "0005_webhook_buffer",
     6 => "0006_blobs",
     7 => "0007_drop_executions_by_created",
+    8 => "0008_gas_ledger",
 );
 
 const SQLITE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -10,6 +10,8 @@
 mod accounts;
 #[path = "conformance/executions.rs"]
 mod executions;
+#[path = "conformance/gas.rs"]
+mod gas;
 #[path = "conformance/harness.rs"]
 mod harness;
 #[path = "conformance/migrations.rs"]
@@ -90,6 +92,8 @@ conformance! {
     accounts::api_keys_lifecycle,
     accounts::engines_are_owned,
     webhook_buffer::webhook_buffer_orders_and_forgets,
+    gas::gas_charge_and_refuse,
+    gas::gas_concurrent_executions_never_overspend,
 }
 
 /// Opening: backend dispatch and configuration errors (not per backend: they need no database).

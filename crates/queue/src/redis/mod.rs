@@ -23,6 +23,7 @@
 //!
 //! Acked entries are deleted (`XDEL`), so `XLEN` counts exactly the ready and leased jobs.
 
+mod gas;
 mod read;
 mod scripts;
 
@@ -33,6 +34,7 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
 
+pub use self::gas::RedisGasLedger;
 use self::scripts::Scripts;
 use crate::{DEFAULT_LEASE, Delivery, JobId, JobQueue, QueueError, QueueJob, Result};
 

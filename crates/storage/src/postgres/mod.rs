@@ -6,6 +6,7 @@
 
 mod accounts;
 mod executions;
+mod gas;
 mod queue;
 mod records;
 mod rows;

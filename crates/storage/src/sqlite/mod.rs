@@ -13,6 +13,7 @@
 
 mod accounts;
 mod executions;
+mod gas;
 mod queue;
 mod records;
 mod rows;

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use flowork_model::{Timestamp, WorkflowId};
 use flowork_storage::{
-    AccountStore, NewWorkflow, PgStore, SqliteStore, StorageError, Store, WorkflowVersion,
+    AccountStore, GasLedger, NewWorkflow, PgStore, SqliteStore, StorageError, Store,
+    WorkflowVersion,
 };
 use serde_json::json;
 use tempfile::TempDir;
@@ -14,6 +15,8 @@ pub struct Fixture {
     pub store: Arc<dyn Store>,
     /// The same backend as the gateway's account store.
     accounts: Arc<dyn AccountStore>,
+    /// The same backend as the FAC gas ledger.
+    pub ledger: Arc<dyn GasLedger>,
     target: Target,
 }
 
@@ -38,7 +41,8 @@ impl Fixture {
             .expect("open sqlite store");
         Some(Fixture {
             store: Arc::new(store.clone()),
-            accounts: Arc::new(store),
+            accounts: Arc::new(store.clone()),
+            ledger: Arc::new(store),
             target: Target::Sqlite { _dir: dir, path },
         })
     }
@@ -53,7 +57,8 @@ impl Fixture {
             .expect("connect postgres store");
         Some(Fixture {
             store: Arc::new(store.clone()),
-            accounts: Arc::new(store),
+            accounts: Arc::new(store.clone()),
+            ledger: Arc::new(store),
             target: Target::Postgres { url, schema },
         })
     }
@@ -140,9 +145,10 @@ impl Fixture {
         let Fixture {
             store,
             accounts,
+            ledger,
             target,
         } = self;
-        drop((store, accounts));
+        drop((store, accounts, ledger));
         if let Target::Postgres { url, schema } = target {
             let client = pg_client(&url).await;
             client

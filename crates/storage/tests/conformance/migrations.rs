@@ -22,6 +22,7 @@ pub async fn migrations_rerun_is_noop(fx: &Fixture) {
             (5, "0005_webhook_buffer"),
             (6, "0006_blobs"),
             (7, "0007_drop_executions_by_created"),
+            (8, "0008_gas_ledger"),
         ]
     );
 

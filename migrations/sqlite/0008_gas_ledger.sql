@@ -1,0 +1,10 @@
+-- The FAC gas ledger (DESIGN §5): gas used per token id. Charged by one conditional upsert
+-- (`used <= budget - add`), so concurrent workers can never overspend a token.
+-- Keep in step with migrations/postgres/0008_gas_ledger.sql.
+
+CREATE TABLE gas_ledger (
+    jti        TEXT    NOT NULL PRIMARY KEY,
+    used       INTEGER NOT NULL CHECK (used >= 0),
+    budget     INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
