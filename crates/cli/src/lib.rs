@@ -1,6 +1,8 @@
 //! The `flowork` command line as a library: the binary is one call to [`main`], and tests start
 //! the whole stack in-process with [`up::launch`].
 
+pub mod chain;
+pub mod key;
 pub mod local_engine;
 pub mod serve;
 pub mod up;
@@ -44,6 +46,14 @@ enum Command {
     ///
     /// The same document the gateway serves at /api/openapi.json, with a docs page at /docs.
     Openapi,
+    /// Verify a signed flow-chain export (every saved version of a workflow, signed by its
+    /// author and linked by hash).
+    Chain {
+        #[command(subcommand)]
+        command: chain::ChainCommand,
+    },
+    /// The author key that signs workflow versions (an encrypted Ethereum keystore v3 file).
+    Key(key::KeyArgs),
 }
 
 /// Parses the command line and runs it.
@@ -52,6 +62,8 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Up { port } => up::main(&cli.config, port),
         Command::Serve { service, listen } => serve::main(&cli.config, service, listen),
+        Command::Chain { command } => chain::main(command),
+        Command::Key(args) => key::main(&cli.config, args),
         Command::Openapi => {
             let doc = flowork_gateway::openapi_document();
             match serde_json::to_string_pretty(doc) {

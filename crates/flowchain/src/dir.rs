@@ -92,6 +92,12 @@ fn version_files(dir: &Path) -> Result<Vec<(u32, PathBuf)>, Error> {
             Ok(n) if stem.len() == 6 && stem.bytes().all(|b| b.is_ascii_digit()) && n > 0 => {
                 files.push((n, path))
             }
+            _ if name.starts_with('v') && name.contains('_') => {
+                return Err(Error::file(
+                    &path,
+                    "a Python Flowork version file: verify with --format flowork-py",
+                ));
+            }
             _ => {
                 return Err(Error::file(
                     &path,

@@ -28,12 +28,12 @@ pub enum Error {
         reason: String,
     },
     /// Reading or writing a file or directory failed.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {error}", .path.display())]
     Io {
         /// The file or directory involved.
         path: PathBuf,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A keystore could not be opened: wrong passphrase or a damaged file (the MAC does not match).
     #[error("wrong passphrase or corrupt keystore (MAC mismatch)")]
@@ -48,10 +48,10 @@ impl Error {
         }
     }
 
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         Self::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
 

@@ -16,12 +16,15 @@ use crate::service::ServiceName;
 
 /// Environment variables with the `FLOWORK_` prefix that are not config keys.
 /// (Secrets stay out of the config, so `--dump-config` can never print them.)
-const NOT_CONFIG_ENV: [&str; 5] = [
+const NOT_CONFIG_ENV: [&str; 7] = [
     "admin_password",
     "config",
     "master_key",
     "gateway_secret",
     "engine_token",
+    // `flowork key`: the author keystore's passphrase and (tests only) its scrypt cost.
+    "key_passphrase",
+    "key_scrypt_log_n",
 ];
 
 /// The whole configuration of every service (each reads its own section).
