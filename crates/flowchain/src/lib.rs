@@ -11,6 +11,24 @@
 //! - [`export_dir`], [`import_dir`]: the `000001.json`… export directory.
 //! - [`flowork_py`]: verifying version files exported by the original Python Flowork.
 //! - `keystore` (feature `keystore`): the passphrase-encrypted Ethereum keystore v3 file.
+//!
+//! ```
+//! use flowork_flowchain::{ChainStatus, SigningKey, VersionRecord, verify_chain};
+//! use serde_json::json;
+//!
+//! let key = SigningKey::generate();
+//! let mut v1 = VersionRecord::next(None, "wf-1", "2026-11-22T07:00:00Z", json!({"nodes": []}))?;
+//! v1.sign(&key)?;
+//! // A save sends v2; the server checks v2.previous_hash == hash of its head (else 409).
+//! let mut v2 = VersionRecord::next(Some(&v1), "wf-1", "2026-11-22T08:00:00Z", json!({"nodes": [1]}))?;
+//! v2.sign(&key)?;
+//! assert_eq!(v2.previous_hash, Some(v1.hash()?));
+//! assert_eq!(v2.verify_signature(), Ok(Some(key.address())));
+//! let report = verify_chain(&[v1, v2]);
+//! assert_eq!(report.status, ChainStatus::Valid);
+//! // Files of an export: `export_dir(dir, &records)`; `verify_dir(dir)` checks one.
+//! # Ok::<(), flowork_flowchain::Error>(())
+//! ```
 
 mod address;
 mod canonical;

@@ -222,14 +222,10 @@ impl ChainVerifier {
             }),
             Some(_) => {}
         }
-        match (link.author, link.signature) {
-            (_, None) => self.unsigned.push(link.version),
-            (None, Some(_)) => bad(Problem::SignatureWithoutAuthor),
-            (Some(claimed), Some(sig)) => match sig.recover(&link.signed) {
-                Ok(recovered) if recovered == claimed => {}
-                Ok(recovered) => bad(Problem::WrongAuthor { claimed, recovered }),
-                Err(e) => bad(Problem::BadSignature(e.to_string())),
-            },
+        match check_signature(link.author, link.signature, &link.signed) {
+            Ok(Some(_)) => {}
+            Ok(None) => self.unsigned.push(link.version),
+            Err(problem) => bad(problem),
         }
         if self.workflow_id.is_none() {
             self.workflow_id = link.workflow_id;
@@ -263,7 +259,32 @@ impl ChainVerifier {
     }
 }
 
+/// `Some(author)` when `signature` over `signed` recovers to `author`, `None` when unsigned.
+fn check_signature(
+    author: Option<Address>,
+    signature: Option<Signature>,
+    signed: &[u8],
+) -> Result<Option<Address>, Problem> {
+    match (author, signature) {
+        (_, None) => Ok(None),
+        (None, Some(_)) => Err(Problem::SignatureWithoutAuthor),
+        (Some(claimed), Some(sig)) => match sig.recover(signed) {
+            Ok(recovered) if recovered == claimed => Ok(Some(claimed)),
+            Ok(recovered) => Err(Problem::WrongAuthor { claimed, recovered }),
+            Err(e) => Err(Problem::BadSignature(e.to_string())),
+        },
+    }
+}
+
 impl VersionRecord {
+    /// Checks this one record's signature (what a server does on save, before checking that
+    /// the author may write and that `previous_hash` is its head): `Some(author)` when signed by
+    /// `author_id`, `None` when unsigned, else the problem.
+    pub fn verify_signature(&self) -> Result<Option<Address>, Problem> {
+        let signed = self.signing_bytes().map_err(|e| Problem::Malformed(e.to_string()))?;
+        check_signature(self.author_id, self.signature, &signed)
+    }
+
     /// The verifier's view of this record, or why it has none.
     pub(crate) fn link(&self) -> Result<Link, Problem> {
         let (signed, full) = self
