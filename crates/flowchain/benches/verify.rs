@@ -1,7 +1,9 @@
 //! Verifying a 10,000-version chain on one core (target: >= 20,000 versions/s).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use flowork_flowchain::{ChainStatus, SigningKey, VersionRecord, verify_chain};
+use flowork_flowchain::{
+    ChainStatus, SigningKey, VersionRecord, verify_chain, verify_chain_parallel,
+};
 use serde_json::json;
 
 const N: usize = 10_000;
@@ -31,6 +33,10 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(N as u64));
     g.sample_size(10);
     g.bench_function("10000_versions", |b| b.iter(|| verify_chain(&records)));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    g.bench_function(format!("10000_versions_parallel_{cores}"), |b| {
+        b.iter(|| verify_chain_parallel(&records, cores))
+    });
     g.finish();
     // Where the time goes, per version.
     let r = &records[N / 2];

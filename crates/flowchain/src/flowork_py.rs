@@ -77,6 +77,7 @@ fn link(number: u32, bytes: &[u8]) -> Result<Link, Problem> {
         previous,
         hash: RecordHash::of(bytes),
         signed: signed_text(data).into_bytes(),
+        checked: None,
     })
 }
 

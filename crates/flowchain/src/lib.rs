@@ -48,4 +48,6 @@ pub use dir::{export_dir, file_name, import_dir, verify_dir};
 pub use error::Error;
 pub use record::{RecordHash, VersionRecord};
 pub use sign::{Signature, SigningKey, personal_hash};
-pub use verify::{ChainReport, ChainStatus, Problem, VersionProblem, verify_chain};
+pub use verify::{
+    ChainReport, ChainStatus, Problem, VersionProblem, verify_chain, verify_chain_parallel,
+};

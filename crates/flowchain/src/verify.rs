@@ -150,6 +150,8 @@ pub(crate) struct Link {
     pub hash: RecordHash,
     /// The signed message.
     pub signed: Vec<u8>,
+    /// The signature check when done ahead (by [`verify_chain_parallel`]).
+    pub checked: Option<Result<Option<Address>, Problem>>,
 }
 
 /// Checks versions one at a time, in chain order (so a server or a directory walk can stream).
@@ -222,7 +224,11 @@ impl ChainVerifier {
             }),
             Some(_) => {}
         }
-        match check_signature(link.author, link.signature, &link.signed) {
+        let checked = match link.checked {
+            Some(done) => done,
+            None => check_signature(link.author, link.signature, &link.signed),
+        };
+        match checked {
             Ok(Some(_)) => {}
             Ok(None) => self.unsigned.push(link.version),
             Err(problem) => bad(problem),
@@ -281,7 +287,9 @@ impl VersionRecord {
     /// the author may write and that `previous_hash` is its head): `Some(author)` when signed by
     /// `author_id`, `None` when unsigned, else the problem.
     pub fn verify_signature(&self) -> Result<Option<Address>, Problem> {
-        let signed = self.signing_bytes().map_err(|e| Problem::Malformed(e.to_string()))?;
+        let signed = self
+            .signing_bytes()
+            .map_err(|e| Problem::Malformed(e.to_string()))?;
         check_signature(self.author_id, self.signature, &signed)
     }
 
@@ -302,6 +310,7 @@ impl VersionRecord {
             previous: self.previous_hash,
             hash,
             signed,
+            checked: None,
         }
     }
 }
@@ -311,6 +320,44 @@ pub fn verify_chain(records: &[VersionRecord]) -> ChainReport {
     let mut v = ChainVerifier::new();
     for r in records {
         v.push(r.link());
+    }
+    v.finish()
+}
+
+/// [`verify_chain`] with the signatures (nearly all of the work) checked on up to `threads`
+/// threads; the links are then checked in order. Same report. Blocking: from async code, call
+/// it in `spawn_blocking`.
+pub fn verify_chain_parallel(records: &[VersionRecord], threads: usize) -> ChainReport {
+    let threads = threads.clamp(1, records.len().max(1));
+    let chunk = records.len().div_ceil(threads).max(1);
+    let links: Vec<Result<Link, Problem>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = records
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|r| {
+                            r.link().map(|mut l| {
+                                l.checked = Some(check_signature(l.author, l.signature, &l.signed));
+                                l
+                            })
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| match w.join() {
+                Ok(links) => links,
+                // A worker cannot panic on any input; if one did, say so rather than pass.
+                Err(_) => vec![Err(Problem::Malformed("verification thread failed".into()))],
+            })
+            .collect()
+    });
+    let mut v = ChainVerifier::new();
+    for link in links {
+        v.push(link);
     }
     v.finish()
 }

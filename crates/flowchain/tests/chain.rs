@@ -6,7 +6,7 @@ use std::fs;
 
 use flowork_flowchain::{
     ChainStatus, Error, Problem, SigningKey, VersionRecord, export_dir, import_dir, verify_chain,
-    verify_dir,
+    verify_chain_parallel, verify_dir,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -143,6 +143,8 @@ fn tampering_is_named_at_the_first_bad_version() {
         }
     );
 
+    assert_eq!(verify_chain_parallel(&r, 2), verify_chain(&r));
+
     let r = vec![records[0].clone(), records[2].clone()];
     let (version, problem) = invalid_at(&verify_chain(&r).status);
     assert_eq!(
@@ -236,6 +238,7 @@ proptest! {
         let key = SigningKey::generate();
         let records = chain(&key, &workflows);
         prop_assert_eq!(verify_chain(&records).status, ChainStatus::Valid);
+        prop_assert_eq!(verify_chain_parallel(&records, 3), verify_chain(&records));
         let tmp = tempfile::tempdir().unwrap();
         export_dir(tmp.path(), &records).unwrap();
         prop_assert_eq!(verify_dir(tmp.path()).unwrap().status, ChainStatus::Valid);
