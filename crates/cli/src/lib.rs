@@ -3,6 +3,8 @@
 
 pub mod integrity;
 pub mod fac;
+pub mod chain;
+pub mod key;
 pub mod local_engine;
 pub mod serve;
 pub mod up;
@@ -57,6 +59,14 @@ enum Command {
     /// FAC capability tokens: `issue` signs one with the engine's key, `inspect` verifies one.
     #[command(subcommand)]
     Fac(fac::FacCommand),
+    /// Verify a signed flow-chain export (every saved version of a workflow, signed by its
+    /// author and linked by hash).
+    Chain {
+        #[command(subcommand)]
+        command: chain::ChainCommand,
+    },
+    /// The author key that signs workflow versions (an encrypted Ethereum keystore v3 file).
+    Key(key::KeyArgs),
 }
 
 /// Parses the command line and runs it.
@@ -70,6 +80,8 @@ pub fn main() -> ExitCode {
             Ok(cfg) => fac::main(&cfg.data_dir, cmd),
             Err(e) => flowork_kit::entry::fail(&e, 2),
         },
+        Command::Chain { command } => chain::main(command),
+        Command::Key(args) => key::main(&cli.config, args),
         Command::Openapi => {
             let doc = flowork_gateway::openapi_document();
             match serde_json::to_string_pretty(doc) {

@@ -17,7 +17,7 @@ use crate::service::ServiceName;
 
 /// Environment variables with the `FLOWORK_` prefix that are not config keys.
 /// (Secrets stay out of the config, so `--dump-config` can never print them.)
-const NOT_CONFIG_ENV: [&str; 6] = [
+const NOT_CONFIG_ENV: [&str; 8] = [
     "admin_password",
     // Read at build time (the pinned key), and harmless if also set when running.
     "integrity_pubkey",
@@ -25,6 +25,9 @@ const NOT_CONFIG_ENV: [&str; 6] = [
     "master_key",
     "gateway_secret",
     "engine_token",
+    // `flowork key`: the author keystore's passphrase and (tests only) its scrypt cost.
+    "key_passphrase",
+    "key_scrypt_log_n",
 ];
 
 /// The whole configuration of every service (each reads its own section).
