@@ -1,9 +1,9 @@
 //! The `flowork` command line as a library: the binary is one call to [`main`], and tests start
 //! the whole stack in-process with [`up::launch`].
 
-pub mod integrity;
-pub mod fac;
 pub mod chain;
+pub mod fac;
+pub mod integrity;
 pub mod key;
 pub mod local_engine;
 pub mod serve;
