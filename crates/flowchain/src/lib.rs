@@ -30,6 +30,8 @@
 //! # Ok::<(), flowork_flowchain::Error>(())
 //! ```
 
+#[macro_use]
+mod hex_text;
 mod address;
 mod canonical;
 mod dir;

@@ -1,7 +1,6 @@
 //! Ethereum `personal_sign` (EIP-191) with secp256k1: the author's signature over a record.
 
 use std::fmt;
-use std::str::FromStr;
 
 use k256::ecdsa::{self, RecoveryId, VerifyingKey};
 use k256::elliptic_curve::ops::{Invert as _, LinearCombination as _, Reduce};
@@ -9,7 +8,6 @@ use k256::elliptic_curve::point::DecompressPoint as _;
 use k256::elliptic_curve::sec1::ToEncodedPoint as _;
 use k256::elliptic_curve::subtle::Choice;
 use k256::{AffinePoint, FieldBytes, ProjectivePoint, Scalar, U256};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha3::{Digest as _, Keccak256};
 use zeroize::Zeroizing;
 
@@ -162,38 +160,8 @@ impl Signature {
     }
 }
 
-impl FromStr for Signature {
-    type Err = Error;
-    /// Lenient: "0x" optional (eth-account 0.14's `.hex()` omits it), any case.
-    fn from_str(s: &str) -> Result<Self, Error> {
-        Self::parse(s, false)
-    }
-}
-
-impl fmt::Display for Signature {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "0x{}", hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for Signature {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Signature({self})")
-    }
-}
-
-impl Serialize for Signature {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Signature {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Self::parse(&s, true).map_err(serde::de::Error::custom)
-    }
-}
+// FromStr is lenient: "0x" optional (eth-account 0.14's `.hex()` omits it), any case.
+hex_text!(Signature);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
