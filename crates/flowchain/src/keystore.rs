@@ -102,6 +102,14 @@ fn derive(
             "scrypt n must be a power of two",
         ));
     }
+    // A hostile file must not make us allocate gigabytes: 128·r·N bytes, capped at 1 GiB
+    // (the standard parameters need 256 MiB).
+    if 128u128 * u128::from(r) * u128::from(n) > 1 << 30 || p > 16 {
+        return Err(Error::invalid(
+            "keystore",
+            "scrypt parameters too costly (over 1 GiB or p > 16)",
+        ));
+    }
     let log_n = n.trailing_zeros() as u8;
     let params = scrypt::Params::new(log_n, r, p, len)
         .map_err(|e| Error::invalid("keystore", format!("scrypt parameters: {e}")))?;
