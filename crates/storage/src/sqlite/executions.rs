@@ -102,7 +102,7 @@ impl ExecutionStore for SqliteStore {
         update: ExecutionUpdate,
     ) -> Result<Execution> {
         let output = rows::to_json_opt(update.output.as_ref())?;
-        self.write(move |c| update_row(c, id, &update, output))
+        self.write(move |c| update_row(c, id, &update, output.as_deref()))
             .await
     }
 
@@ -137,7 +137,7 @@ impl ExecutionStore for SqliteStore {
         // One write: the records and the outcome commit together (or not at all).
         self.write(move |c| {
             rows.iter().try_for_each(|r| r.put(c))?;
-            update_row(c, id, &update, output)
+            update_row(c, id, &update, output.as_deref())
         })
         .await
     }
@@ -211,7 +211,7 @@ fn update_row(
     c: &Connection,
     id: ExecutionId,
     update: &ExecutionUpdate,
-    output: Option<String>,
+    output: Option<&str>,
 ) -> Result<Execution> {
     let id = id.to_string();
     let t = now();

@@ -19,10 +19,10 @@ mod records;
 mod rows;
 mod webhook_buffer;
 mod workflows;
+mod writer;
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -36,6 +36,7 @@ use crate::api::Store;
 use crate::error::{Result, StorageError};
 use crate::migrate;
 use crate::types::Backend;
+use writer::{Pending, WriteJob};
 
 /// How long a connection waits for another process' lock before giving up with "busy".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -53,6 +54,8 @@ struct Inner {
     /// Feeds the writer thread; `None` only while dropping (which stops the thread).
     writes: Option<mpsc::Sender<Box<dyn WriteJob>>>,
     writer_thread: Option<JoinHandle<()>>,
+    /// Stops the checkpointer when dropped (none for `:memory:`).
+    checkpointer: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
     /// Owned by the writer thread while it runs a batch; `:memory:` reads use it too.
     writer: Arc<Mutex<Connection>>,
     /// Empty for `:memory:` databases, whose readers would each see a different database.
@@ -91,15 +94,11 @@ impl SqliteStore {
     /// committed, or with the commit's error if it did not.
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
     where
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: Fn(&Connection) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let job = Box::new(Pending {
-            f: Some(f),
-            out: None,
-            tx,
-        });
+        let job = Box::new(Pending::new(f, tx));
         let stopped = || StorageError::Backend("the sqlite writer thread stopped".into());
         self.inner
             .writes
@@ -114,7 +113,7 @@ impl SqliteStore {
     /// write is: this is [`SqliteStore::write`], named for the calls that make several.)
     pub(crate) async fn transact<T, F>(&self, f: F) -> Result<T>
     where
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: Fn(&Connection) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
         self.write(f).await
@@ -200,17 +199,35 @@ impl Inner {
                 })
                 .collect::<Result<_>>()?
         };
+        let commits = Arc::new(AtomicU64::new(0));
+        let checkpointer = if memory {
+            None
+        } else {
+            // The checkpointer does the WAL's copying; the writer only past writer::WAL_LIMIT.
+            writer
+                .pragma_update(None, "wal_autocheckpoint", writer::WAL_LIMIT)
+                .map_err(|e| cannot("open", &e))?;
+            let conn = open_conn(&path, false).map_err(|e| cannot("open", &e))?;
+            let (stop, stopped) = mpsc::channel();
+            let commits = Arc::clone(&commits);
+            let thread = std::thread::Builder::new()
+                .name("flowork-sqlite-checkpoint".into())
+                .spawn(move || writer::checkpoint_loop(conn, commits, stopped))
+                .map_err(|e| cannot("start the checkpoint thread for", &e))?;
+            Some((stop, thread))
+        };
         let writer = Arc::new(Mutex::new(writer));
         let (writes, queued) = mpsc::channel();
         let conn = Arc::clone(&writer);
         let writer_thread = std::thread::Builder::new()
             .name("flowork-sqlite-writer".into())
-            .spawn(move || write_loop(&conn, &queued))
+            .spawn(move || writer::write_loop(&conn, &queued, &commits))
             .map_err(|e| cannot("start the writer thread for", &e))?;
         Ok(Inner {
             path,
             writes: Some(writes),
             writer_thread: Some(writer_thread),
+            checkpointer,
             writer,
             readers,
             next_reader: AtomicUsize::new(0),
@@ -225,110 +242,11 @@ impl Drop for Inner {
         if let Some(t) = self.writer_thread.take() {
             let _ = t.join();
         }
-    }
-}
-
-/// A write waiting for the writer thread.
-trait WriteJob: Send {
-    /// Runs the write; says whether it succeeded (else its savepoint is rolled back).
-    fn run(&mut self, conn: &Connection) -> bool;
-    /// Hands the result to the caller, once the batch's commit is known.
-    fn finish(self: Box<Self>, commit: &Result<()>);
-}
-
-struct Pending<T, F> {
-    f: Option<F>,
-    out: Option<Result<T>>,
-    tx: oneshot::Sender<Result<T>>,
-}
-
-impl<T, F> WriteJob for Pending<T, F>
-where
-    F: FnOnce(&Connection) -> Result<T> + Send,
-    T: Send,
-{
-    fn run(&mut self, conn: &Connection) -> bool {
-        let Some(f) = self.f.take() else {
-            return false;
-        };
-        // A panicking write fails alone: its savepoint is rolled back, the thread goes on.
-        let out = catch_unwind(AssertUnwindSafe(|| f(conn)))
-            .unwrap_or_else(|_| Err(StorageError::Backend("sqlite write panicked".into())));
-        let ok = out.is_ok();
-        self.out = Some(out);
-        ok
-    }
-
-    fn finish(self: Box<Self>, commit: &Result<()>) {
-        let out = match (self.out, commit) {
-            (Some(Err(e)), _) => Err(e),
-            (Some(Ok(v)), Ok(())) => Ok(v),
-            (Some(Ok(_)), Err(e)) => Err(StorageError::Backend(format!("commit failed: {e}"))),
-            (None, Err(e)) => Err(StorageError::Backend(format!("not run: {e}"))),
-            (None, Ok(())) => Err(StorageError::Backend("sqlite write not run".into())),
-        };
-        // The caller may have gone (its future dropped): the write stands all the same.
-        let _ = self.tx.send(out);
-    }
-}
-
-/// The writer thread: runs what is queued in batches until every sender is gone.
-fn write_loop(conn: &Mutex<Connection>, queued: &mpsc::Receiver<Box<dyn WriteJob>>) {
-    while let Ok(first) = queued.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queued.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let commit = {
-            let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            run_batch(&conn, &mut batch)
-        };
-        for job in batch {
-            job.finish(&commit);
+        if let Some((stop, t)) = self.checkpointer.take() {
+            drop(stop);
+            let _ = t.join();
         }
     }
-}
-
-/// Runs `batch` in one `BEGIN IMMEDIATE` transaction, each job in a savepoint; commits if any
-/// job succeeded. An error here (not a job's own) fails the whole batch, rolled back.
-fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<()> {
-    let exec = |sql: &str| {
-        conn.prepare_cached(sql)
-            .and_then(|mut st| st.execute([]))
-            .map_err(db_err)
-    };
-    exec("BEGIN IMMEDIATE")?;
-    let ran = (|| {
-        let mut any = false;
-        if let [only] = batch {
-            // Alone in its transaction: a failure is rolled back with it, no savepoint needed.
-            any = only.run(conn);
-        } else {
-            for job in batch.iter_mut() {
-                exec("SAVEPOINT job")?;
-                if job.run(conn) {
-                    any = true;
-                } else {
-                    exec("ROLLBACK TO job")?;
-                }
-                exec("RELEASE job")?;
-            }
-        }
-        Ok(any)
-    })();
-    let done = match ran {
-        Ok(true) => exec("COMMIT"),
-        Ok(false) => exec("ROLLBACK"),
-        Err(e) => Err(e),
-    };
-    // Some errors (a full disk, I/O) end the transaction themselves; never leave one open.
-    if done.is_err() && !conn.is_autocommit() {
-        let _ = conn.execute_batch("ROLLBACK");
-    }
-    done.map(|_| ())
 }
 
 fn open_conn(path: &str, reader: bool) -> rusqlite::Result<Connection> {

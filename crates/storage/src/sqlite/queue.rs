@@ -82,8 +82,8 @@ impl QueueStore for SqliteStore {
                 .map_err(db_err)?;
             Ok(Job {
                 id,
-                queue,
-                payload,
+                queue: queue.clone(),
+                payload: payload.clone(),
                 attempts: 1,
                 lease_until: Timestamp(until),
             })

@@ -41,7 +41,7 @@ impl CredentialStore for SqliteStore {
             ))
             .and_then(|mut st| st.query_row([&name], rows::credential).optional())
             .map_err(db_err)?
-            .ok_or_else(|| StorageError::not_found("credential", name))
+            .ok_or_else(|| StorageError::not_found("credential", &name))
         })
         .await
     }
@@ -59,7 +59,7 @@ impl CredentialStore for SqliteStore {
             )
             .optional()
             .map_err(db_err)?
-            .ok_or_else(|| StorageError::not_found("credential", name))
+            .ok_or_else(|| StorageError::not_found("credential", &name))
         })
         .await
     }
@@ -85,7 +85,7 @@ impl CredentialStore for SqliteStore {
                 .execute("DELETE FROM credentials WHERE name = ?1", [&name])
                 .map_err(db_err)?
             {
-                0 => Err(StorageError::not_found("credential", name)),
+                0 => Err(StorageError::not_found("credential", &name)),
                 _ => Ok(()),
             }
         })

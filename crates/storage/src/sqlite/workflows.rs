@@ -82,10 +82,10 @@ impl WorkflowStore for SqliteStore {
         self.transact(move |tx| {
             insert_workflow(tx, &new)?;
             let (mut head, mut hash) = (0u32, None::<String>);
-            for v in versions {
-                check_link(new.id, head, hash.as_deref(), &v)?;
-                insert_version(tx, &v)?;
-                (head, hash) = (v.version, Some(v.hash));
+            for v in &versions {
+                check_link(new.id, head, hash.as_deref(), v)?;
+                insert_version(tx, v)?;
+                (head, hash) = (v.version, Some(v.hash.clone()));
             }
             let id = new.id.to_string();
             set_head(tx, &id, head, hash.as_deref())?;
