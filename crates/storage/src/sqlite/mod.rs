@@ -211,7 +211,7 @@ impl Inner {
             let (stop, stopped) = mpsc::channel();
             let commits = Arc::clone(&commits);
             let thread = std::thread::Builder::new()
-                .name("flowork-sqlite-checkpoint".into())
+                .name("sqlite-checkpt".into())
                 .spawn(move || writer::checkpoint_loop(conn, commits, stopped))
                 .map_err(|e| cannot("start the checkpoint thread for", &e))?;
             Some((stop, thread))
@@ -220,7 +220,7 @@ impl Inner {
         let (writes, queued) = mpsc::channel();
         let conn = Arc::clone(&writer);
         let writer_thread = std::thread::Builder::new()
-            .name("flowork-sqlite-writer".into())
+            .name("sqlite-writer".into())
             .spawn(move || writer::write_loop(&conn, &queued, &commits))
             .map_err(|e| cannot("start the writer thread for", &e))?;
         Ok(Inner {
