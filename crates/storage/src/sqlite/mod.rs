@@ -189,6 +189,7 @@ impl Inner {
             }
             _ => e,
         })?;
+        crate::legacy::sqlite(&mut writer)?;
         let readers = if memory {
             Vec::new()
         } else {
