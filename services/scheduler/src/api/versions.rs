@@ -88,7 +88,8 @@ fn fault(value: &Value) -> Option<&str> {
     if let Some(k) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Some(k);
     }
-    let checks: [(&str, fn(Option<&Value>) -> bool); 6] = [
+    type Check = fn(Option<&Value>) -> bool;
+    let checks: [(&str, Check); 6] = [
         ("workflow_id", bad::<String>),
         ("version", bad::<u32>),
         ("author_id", bad::<Option<Address>>),
