@@ -409,3 +409,32 @@ async fn unsigned_versions_are_reported_as_unsigned_never_valid() {
         .await;
     assert_eq!(exec["output"], json!({"v": 3}), "{exec}");
 }
+
+#[test]
+fn policy_from_config_is_strict_outside_flowork_up() {
+    use flowork_kit::config::VersionsConfig;
+    let cfg = VersionsConfig::default();
+    assert!(
+        VersionPolicy::from_config(&cfg, false)
+            .expect("policy")
+            .require_signed
+    );
+    assert!(
+        !VersionPolicy::from_config(&cfg, true)
+            .expect("policy")
+            .require_signed
+    );
+    // Mixed case must be a correct EIP-55 checksum.
+    let bad = VersionsConfig {
+        allowed_authors: vec![
+            "0x2C7536E3605D9C16A7A3D7B1898E529396A65C23".into(),
+            "0x2c7536E3605D9C16a7a3d7b1898e529396a65c23".into(),
+        ],
+        ..VersionsConfig::default()
+    };
+    let err = VersionPolicy::from_config(&bad, false).expect_err("bad checksum");
+    assert!(
+        err.to_string().contains("versions.allowed_authors"),
+        "{err}"
+    );
+}
