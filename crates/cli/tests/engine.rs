@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 mod common;
-use common::{Guard, PASSWORD, call, flowork, up};
+use common::{Guard, call, flowork, up};
 
 /// The inodes of the TCP sockets in LISTEN state on this machine.
 fn listening_inodes() -> Vec<String> {
@@ -52,15 +52,7 @@ async fn a_linked_engine_process_opens_no_port_and_serves_through_the_gateway() 
     let dir = tempfile::tempdir().expect("tempdir");
     let gw_data = dir.path().join("gateway");
     let (_gateway, url) = up(gw_data.to_str().expect("utf8"));
-    let (status, pair) = call(
-        reqwest::Method::POST,
-        format!("{url}/api/v1/auth/login"),
-        None,
-        Some(json!({"username": "admin", "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, 200, "{pair}");
-    let access = pair["access_token"].as_str().expect("token").to_owned();
+    let access = common::login(&url).await;
     let (status, reg) = call(
         reqwest::Method::POST,
         format!("{url}/api/v1/engines"),

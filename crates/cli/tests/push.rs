@@ -1,40 +1,24 @@
 //! `flowork workflow push`, `chain export` and `chain verify` end to end, as real processes:
 //! `flowork up`, then the CLI through the gateway with an API key; the key signs locally.
 
-use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 mod common;
-use common::{PASSWORD, call, flowork, up};
+use common::{call, flowork, text, up, with_key};
 
 const KEY: &str = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
 const ADDRESS: &str = "0x2c7536e3605d9c16a7a3d7b1898e529396a65c23";
 
 /// Runs the CLI on `data` with the author key's passphrase and the API token set.
 fn cli(data: &Path, token: &str, args: &[&str], stdin: &str) -> Output {
-    let mut cmd: Command = flowork(args);
-    let mut child = cmd
-        .args(["--data-dir", data.to_str().expect("utf8")])
-        .env("FLOWORK_KEY_PASSPHRASE", "a passphrase")
-        .env("FLOWORK_KEY_SCRYPT_LOG_N", "10")
-        .env("FLOWORK_API_TOKEN", token)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn flowork");
-    let mut input = child.stdin.take().expect("stdin");
-    input.write_all(stdin.as_bytes()).expect("stdin");
-    drop(input);
-    child.wait_with_output().expect("wait")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    let mut cmd = flowork(args);
+    cmd.args(["--data-dir", data.to_str().expect("utf8")])
+        .env("FLOWORK_API_TOKEN", token);
+    with_key(cmd, stdin)
 }
 
 fn ok(out: &Output) -> String {
@@ -53,15 +37,7 @@ async fn push_two_versions_export_and_verify_then_tamper() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let (_up, url) = up(data.to_str().expect("utf8"));
-    let (status, pair) = call(
-        reqwest::Method::POST,
-        format!("{url}/api/v1/auth/login"),
-        None,
-        Some(json!({"username": "admin", "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, 200, "{pair}");
-    let access = pair["access_token"].as_str().expect("token").to_owned();
+    let access = common::login(&url).await;
     let (status, key) = call(
         reqwest::Method::POST,
         format!("{url}/api/v1/api-keys"),

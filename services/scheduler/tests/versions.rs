@@ -58,6 +58,10 @@ impl Api {
         (status, res.bytes().await.expect("body").to_vec())
     }
 
+    async fn get(&self, path: &str) -> (StatusCode, Vec<u8>) {
+        self.raw(Method::GET, path, None).await
+    }
+
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         let body = body.map(|b| serde_json::to_vec(&b).expect("json"));
         let (status, bytes) = self.raw(method, path, body).await;
@@ -135,11 +139,7 @@ async fn signed_versions_save_list_get_export_verify_and_run() {
     // A version is its canonical bytes, byte for byte as signed.
     for (path, want) in [("1", &v1), ("head", &v2)] {
         let (code, bytes) = api
-            .raw(
-                Method::GET,
-                &format!("/api/v1/workflows/{id}/versions/{path}"),
-                None,
-            )
+            .get(&format!("/api/v1/workflows/{id}/versions/{path}"))
             .await;
         assert_eq!(code, StatusCode::OK);
         assert_eq!(bytes, want.canonical_bytes().expect("bytes"));
@@ -150,11 +150,7 @@ async fn signed_versions_save_list_get_export_verify_and_run() {
 
     // The export is a tar of the canonical files, which verify offline.
     let (code, tar) = api
-        .raw(
-            Method::GET,
-            &format!("/api/v1/workflows/{id}/chain/export"),
-            None,
-        )
+        .get(&format!("/api/v1/workflows/{id}/chain/export"))
         .await;
     assert_eq!(code, StatusCode::OK);
     let out = tempfile::tempdir().expect("tempdir");
@@ -382,11 +378,7 @@ async fn unsigned_versions_are_reported_as_unsigned_never_valid() {
     );
     // A signed version on top of unsigned ones: the links hold, the chain is still not valid.
     let (_, head) = api
-        .raw(
-            Method::GET,
-            &format!("/api/v1/workflows/{id}/versions/head"),
-            None,
-        )
+        .get(&format!("/api/v1/workflows/{id}/versions/head"))
         .await;
     let head = VersionRecord::from_canonical_bytes(&head).expect("canonical");
     assert_eq!(head.signature, None);

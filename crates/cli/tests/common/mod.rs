@@ -2,10 +2,10 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader, Write as _};
+use std::process::{Child, Command, Output, Stdio};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_flowork");
 pub const PASSWORD: &str = "a long enough admin password";
@@ -71,4 +71,39 @@ pub async fn call(
     let res = req.send().await.expect("send");
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// Runs `cmd` with the author key's passphrase set (and a cheap scrypt cost; the default is the
+/// standard 2^18), feeding it `stdin`.
+pub fn with_key(mut cmd: Command, stdin: &str) -> Output {
+    let mut child = cmd
+        .env("FLOWORK_KEY_PASSPHRASE", "a passphrase")
+        .env("FLOWORK_KEY_SCRYPT_LOG_N", "10")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn flowork");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin.as_bytes()).expect("write stdin");
+    drop(input);
+    child.wait_with_output().expect("wait")
+}
+
+/// Output bytes as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The admin's access token at the gateway `url`.
+pub async fn login(url: &str) -> String {
+    let (status, pair) = call(
+        reqwest::Method::POST,
+        format!("{url}/api/v1/auth/login"),
+        None,
+        Some(json!({"username": "admin", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, 200, "{pair}");
+    pair["access_token"].as_str().expect("token").to_owned()
 }

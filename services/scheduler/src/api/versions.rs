@@ -45,14 +45,9 @@ pub(crate) async fn save(
     let id: WorkflowId = input::id(&id, "id")?;
     let record = parse_record(&body)?;
     let caller = headers.get(USER_ID).and_then(|v| v.to_str().ok());
-    let (_, record) = versions::save_signed(runner.engine(), &policy, id, record, caller).await?;
+    let saved = versions::save_signed(runner.engine(), &policy, id, record, caller).await?;
     webhooks.invalidate();
-    let row = runner
-        .engine()
-        .store()
-        .get_version(id, record.version)
-        .await?;
-    Ok((StatusCode::CREATED, Json(VersionView::new(&row))))
+    Ok((StatusCode::CREATED, Json(VersionView::new(&saved))))
 }
 
 /// The record from the body, or a problem naming the member at fault.

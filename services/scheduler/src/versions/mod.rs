@@ -75,13 +75,14 @@ pub async fn create(
     let id = WorkflowId::new();
     let active = doc.active.take().unwrap_or(true);
     validate(engine, id, 1, &doc)?;
-    let record = unsigned(id, None, &doc)?;
+    let now = Timestamp::now();
+    let record = unsigned(id, None, &doc, now)?;
     let new = NewWorkflow {
         id,
         name: doc.name.clone(),
         active,
     };
-    let wf = create_with(engine.store().as_ref(), new, row(&record, None)?).await?;
+    let wf = create_with(engine.store().as_ref(), new, row(&record, None, now)?).await?;
     Ok((wf, record.workflow))
 }
 
@@ -109,8 +110,9 @@ pub async fn update(
     }
     validate(engine, id, head.head_version + 1, &doc)?;
     let previous = head_record(store.as_ref(), &head).await?;
-    let record = unsigned(id, previous.as_ref(), &doc)?;
-    let wf = store.append_version(row(&record, None)?).await?;
+    let now = Timestamp::now();
+    let record = unsigned(id, previous.as_ref(), &doc, now)?;
+    let wf = store.append_version(row(&record, None, now)?).await?;
     let wf = apply_doc(store.as_ref(), wf, &doc.name, active).await?;
     Ok((wf, record.workflow))
 }
@@ -153,24 +155,24 @@ fn validate(
         })
 }
 
-/// The unsigned record that follows `previous`, saved now.
+/// The unsigned record that follows `previous`, saved `at` (the same instant as its row).
 fn unsigned(
     id: WorkflowId,
     previous: Option<&VersionRecord>,
     doc: &WorkflowDoc,
+    at: Timestamp,
 ) -> Result<VersionRecord, VersionError> {
     let body = serde_json::to_value(doc).map_err(|e| VersionError::bad("body", "malformed", e))?;
-    VersionRecord::next(
-        previous,
-        id.to_string(),
-        Timestamp::now().to_rfc3339(),
-        body,
-    )
-    .map_err(|e| VersionError::bad("previous_hash", "malformed", e))
+    VersionRecord::next(previous, id.to_string(), at.to_rfc3339(), body)
+        .map_err(|e| VersionError::bad("previous_hash", "malformed", e))
 }
 
-/// The store row of `record` (its hash computed once, by the flow-chain crate).
-fn row(record: &VersionRecord, author: Option<Address>) -> Result<WorkflowVersion, VersionError> {
+/// The store row of `record`, stored `at` (its hash computed once, by the flow-chain crate).
+fn row(
+    record: &VersionRecord,
+    author: Option<Address>,
+    at: Timestamp,
+) -> Result<WorkflowVersion, VersionError> {
     let canonical = |e: flowork_flowchain::Error| VersionError::bad("workflow", "malformed", e);
     let workflow_id = record
         .workflow_id
@@ -185,7 +187,7 @@ fn row(record: &VersionRecord, author: Option<Address>) -> Result<WorkflowVersio
         signed: author.is_some(),
         record: serde_json::to_value(record)
             .map_err(|e| VersionError::bad("record", "malformed", e))?,
-        created_at: Timestamp::now(),
+        created_at: at,
     })
 }
 

@@ -2,9 +2,9 @@
 //! it and stores it byte for byte as sent, or refuses it saying why.
 
 use flowork_flowchain::VersionRecord;
-use flowork_model::WorkflowId;
 use flowork_model::workflow::WorkflowDoc;
-use flowork_storage::{NewWorkflow, StorageError, Workflow};
+use flowork_model::{Timestamp, WorkflowId};
+use flowork_storage::{NewWorkflow, StorageError, WorkflowVersion};
 
 use super::{VersionError, VersionPolicy, apply_doc, create_with, row, validate};
 use crate::engine::Engine;
@@ -13,14 +13,14 @@ use crate::engine::Engine;
 /// version 1). In order: the record names this workflow; `previous_hash` is the head (else
 /// [`VersionError::NotHead`], 409); the version follows the head; the time is RFC 3339; the
 /// signature recovers `author_id` (else the flow-chain problem); signed where the policy wants
-/// it; the author is allowed; the document is a valid workflow.
+/// it; the author is allowed; the document is a valid workflow. Returns the stored row.
 pub async fn save_signed(
     engine: &Engine,
     policy: &VersionPolicy,
     id: WorkflowId,
     record: VersionRecord,
     caller: Option<&str>,
-) -> Result<(Workflow, VersionRecord), VersionError> {
+) -> Result<WorkflowVersion, VersionError> {
     if record.workflow_id != id.to_string() {
         return Err(VersionError::bad(
             "workflow_id",
@@ -62,22 +62,22 @@ pub async fn save_signed(
         .map_err(|e| VersionError::bad("workflow", "malformed", e.message))?;
     validate(engine, id, record.version, &doc)?;
     let active = doc.active.take();
-    let version = row(&record, author)?;
-    let wf = match head {
-        Some(_) => store.append_version(version).await?,
+    let version = row(&record, author, Timestamp::now())?;
+    match head {
+        Some(_) => {
+            let wf = store.append_version(version.clone()).await?;
+            apply_doc(store.as_ref(), wf, &doc.name, active).await?;
+        }
         None => {
             let new = NewWorkflow {
                 id,
                 name: doc.name.clone(),
                 active: active.unwrap_or(true),
             };
-            return Ok((create_with(store.as_ref(), new, version).await?, record));
+            create_with(store.as_ref(), new, version.clone()).await?;
         }
-    };
-    Ok((
-        apply_doc(store.as_ref(), wf, &doc.name, active).await?,
-        record,
-    ))
+    }
+    Ok(version)
 }
 
 /// The signer, when signed; an unsigned record passes only where the policy allows it.
