@@ -21,6 +21,14 @@ async fn serve(policy: VersionPolicy) -> Api {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("f.db").display());
     let store = flowork_storage::connect(&url, 4).await.expect("store");
+    serve_on(store, policy, dir).await
+}
+
+async fn serve_on(
+    store: Arc<dyn flowork_storage::Store>,
+    policy: VersionPolicy,
+    dir: tempfile::TempDir,
+) -> Api {
     let runner = Runner::new(Engine::new(store), CancellationToken::new());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -429,4 +437,74 @@ fn policy_from_config_is_strict_outside_flowork_up() {
         err.to_string().contains("versions.allowed_authors"),
         "{err}"
     );
+}
+
+/// A document whose canonical form has to survive the store: non-ASCII text and escapes, a
+/// large integer (beyond 32 bits), keys JCS reorders. (A valid workflow holds no JSON floats:
+/// its numeric parameters are integers.)
+fn tricky(n: u32) -> Value {
+    json!({"name": format!("caf\u{e9} \u{2764} \u{1f680} {n}"), "description": "\"quoted\"\n\ttab \u{7f} </script>",
+      "nodes": [{"id": "start", "type": "trigger.manual"},
+                {"type": "core.set", "id": "out", "timeout_ms": 2_592_000_000_u64,
+                 "retry": {"max_attempts": 3, "backoff_ms": 1}, "params": {"value": format!("{{v: {n}, s: \"\u{e9}\"}}")}}],
+      "edges": [{"from": "start", "to": "out"}]})
+}
+
+/// Two signed versions of [`tricky`] documents: stored, read back byte for byte, verified.
+async fn tricky_chain_survives(api: &Api) {
+    let key = SigningKey::generate();
+    let id = WorkflowId::new().to_string();
+    let mut v1 =
+        VersionRecord::next(None, &id, "2026-12-03T12:00:00.123+01:00", tricky(1)).expect("record");
+    v1.sign(&key).expect("sign");
+    let (code, p) = api.push(&v1).await;
+    assert_eq!(code, StatusCode::CREATED, "{p}");
+    let mut v2 =
+        VersionRecord::next(Some(&v1), &id, "2026-12-03T12:00:01Z", tricky(2)).expect("record");
+    v2.sign(&key).expect("sign");
+    let (code, p) = api.push(&v2).await;
+    assert_eq!(code, StatusCode::CREATED, "{p}");
+    for (n, want) in [(1, &v1), (2, &v2)] {
+        let (code, bytes) = api
+            .get(&format!("/api/v1/workflows/{id}/versions/{n}"))
+            .await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(bytes, want.canonical_bytes().expect("bytes"), "version {n}");
+    }
+    let report = api.verify(&id).await;
+    assert_eq!(report["status"], "valid", "{report}");
+}
+
+#[tokio::test]
+async fn canonical_bytes_survive_sqlite() {
+    tricky_chain_survives(&serve(VersionPolicy::default()).await).await;
+}
+
+/// Postgres keeps records as JSONB (keys reordered, numbers as numeric): the canonical bytes,
+/// and so every hash and signature, must still come back the same.
+#[tokio::test]
+async fn canonical_bytes_survive_postgres() {
+    let Some(url) = flowork_testkit::postgres() else {
+        return;
+    };
+    let schema = format!("flowork_versions_{}", uuid::Uuid::now_v7().simple());
+    let store = flowork_storage::PgStore::connect_in_schema(&url, &schema, 4)
+        .await
+        .expect("postgres");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let api = serve_on(Arc::new(store), VersionPolicy::default(), dir).await;
+    let outcome =
+        futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(tricky_chain_survives(&api)))
+            .await;
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("raw postgres");
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .await
+        .expect("drop the test schema");
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
 }
