@@ -79,6 +79,16 @@ impl Api {
         )
     }
 
+    /// The plain (unsigned) update of workflow `id` to [`doc`] `n`.
+    async fn put_doc(&self, id: &str, n: u32) -> (StatusCode, Value) {
+        self.call(
+            Method::PUT,
+            &format!("/api/v1/workflows/{id}"),
+            Some(doc(n)),
+        )
+        .await
+    }
+
     async fn push(&self, record: &VersionRecord) -> (StatusCode, Value) {
         let path = format!("/api/v1/workflows/{}/versions", record.workflow_id);
         let body = record.canonical_bytes().expect("bytes");
@@ -350,13 +360,7 @@ async fn require_signed_and_allowed_authors_are_403() {
     );
     let v1 = signed(None, &id, 1, &key);
     assert_eq!(api.push(&v1).await.0, StatusCode::CREATED);
-    let (code, _) = api
-        .call(
-            Method::PUT,
-            &format!("/api/v1/workflows/{id}"),
-            Some(doc(2)),
-        )
-        .await;
+    let (code, _) = api.put_doc(&id, 2).await;
     assert_eq!(code, StatusCode::FORBIDDEN);
     assert_eq!(api.verify(&id).await["status"], "valid");
 }
@@ -370,13 +374,7 @@ async fn unsigned_versions_are_reported_as_unsigned_never_valid() {
         .await;
     assert_eq!(code, StatusCode::CREATED, "{wf}");
     let id = wf["id"].as_str().expect("id").to_owned();
-    let (code, _) = api
-        .call(
-            Method::PUT,
-            &format!("/api/v1/workflows/{id}"),
-            Some(doc(2)),
-        )
-        .await;
+    let (code, _) = api.put_doc(&id, 2).await;
     assert_eq!(code, StatusCode::OK);
     let report = api.verify(&id).await;
     assert_eq!(
