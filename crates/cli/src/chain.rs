@@ -1,14 +1,30 @@
-//! `flowork chain verify DIR`: checks an exported flow-chain and names the first bad version.
+//! `flowork chain export WORKFLOW_ID DIR`: writes a workflow's flow-chain from the engine;
+//! `flowork chain verify DIR`: checks an exported chain and names the first bad version.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Subcommand, ValueEnum};
 use flowork_flowchain::{ChainReport, ChainStatus, flowork_py};
+use flowork_kit::entry::ConfigArgs;
+use reqwest::StatusCode;
+
+use crate::remote::{EngineArgs, EngineClient, RemoteError};
 
 /// `flowork chain …`
 #[derive(Debug, Subcommand)]
 pub enum ChainCommand {
+    /// Write a workflow's chain from the engine into DIR: one file per version, 000001.json, …,
+    /// each exactly the record's canonical bytes (DIR is created; one holding a chain is
+    /// refused). Check it with `flowork chain verify DIR`, here or anywhere.
+    Export {
+        /// The workflow (wf_…)
+        workflow: String,
+        /// The directory to write
+        dir: PathBuf,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
     /// Verify an exported chain: versions 1..N in order, each linked to the hash of the one
     /// before, each signed by its author_id.
     ///
@@ -32,10 +48,42 @@ pub enum Format {
     FloworkPy,
 }
 
-pub(crate) fn main(command: ChainCommand) -> ExitCode {
+pub(crate) fn main(config: &ConfigArgs, command: ChainCommand) -> ExitCode {
     match command {
         ChainCommand::Verify { dir, format } => verify(&dir, format),
+        ChainCommand::Export {
+            workflow,
+            dir,
+            engine,
+        } => match export(config, &workflow, &dir, &engine) {
+            Ok(n) => {
+                println!(
+                    "wrote {n} versions to {}; check them with `flowork chain verify {}`",
+                    dir.display(),
+                    dir.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => flowork_kit::entry::fail(&e, 1),
+        },
     }
+}
+
+fn export(
+    config: &ConfigArgs,
+    workflow: &str,
+    dir: &Path,
+    engine: &EngineArgs,
+) -> Result<usize, RemoteError> {
+    let id: flowork_model::WorkflowId = workflow
+        .parse()
+        .map_err(|e| RemoteError::Input(format!("{workflow:?}: {e}")))?;
+    let client = EngineClient::new(config, engine)?;
+    let archive = crate::remote::runtime()?.block_on(async {
+        let answer = client.get(&format!("/workflows/{id}/chain/export")).await?;
+        client.expect(StatusCode::OK, answer)
+    })?;
+    Ok(flowork_flowchain::unpack_tar(&archive, dir)?)
 }
 
 fn verify(dir: &Path, format: Format) -> ExitCode {

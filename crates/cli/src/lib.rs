@@ -6,8 +6,10 @@ pub mod fac;
 pub mod integrity;
 pub mod key;
 pub mod local_engine;
+pub mod remote;
 pub mod serve;
 pub mod up;
+pub mod workflow;
 
 use std::process::ExitCode;
 
@@ -59,8 +61,13 @@ enum Command {
     /// FAC capability tokens: `issue` signs one with the engine's key, `inspect` verifies one.
     #[command(subcommand)]
     Fac(fac::FacCommand),
-    /// Verify a signed flow-chain export (every saved version of a workflow, signed by its
-    /// author and linked by hash).
+    /// Workflows on an engine: `push` signs a document locally and saves it as the next version.
+    Workflow {
+        #[command(subcommand)]
+        command: workflow::WorkflowCommand,
+    },
+    /// The signed flow-chain (every saved version of a workflow, signed by its author and linked
+    /// by hash): `export` one from an engine, `verify` an export offline.
     Chain {
         #[command(subcommand)]
         command: chain::ChainCommand,
@@ -80,7 +87,8 @@ pub fn main() -> ExitCode {
             Ok(cfg) => fac::main(&cfg.data_dir, cmd),
             Err(e) => flowork_kit::entry::fail(&e, 2),
         },
-        Command::Chain { command } => chain::main(command),
+        Command::Chain { command } => chain::main(&cli.config, command),
+        Command::Workflow { command } => workflow::main(&cli.config, command),
         Command::Key(args) => key::main(&cli.config, args),
         Command::Openapi => {
             let doc = flowork_gateway::openapi_document();

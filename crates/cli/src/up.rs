@@ -107,6 +107,15 @@ fn launch_err(exit_code: u8) -> impl FnOnce(BoxError) -> LaunchError {
 
 /// Starts every service. Cancel `shutdown` to stop them, then [`Stack::wait`].
 pub async fn launch(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<Stack, LaunchError> {
+    // The embedded development default takes unsigned saves unless the config says otherwise.
+    let cfg = match cfg.versions.require_signed {
+        Some(_) => cfg,
+        None => {
+            let mut c = (*cfg).clone();
+            c.versions.require_signed = Some(false);
+            Arc::new(c)
+        }
+    };
     // Bind every port before touching any state, so a port in use fails fast and cleanly.
     let gateway = flowork_kit::net::bind("gateway.listen", cfg.gateway.listen)
         .await

@@ -1,34 +1,19 @@
 //! `flowork chain verify` and `flowork key`, run as the real binary.
 
-use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use flowork_flowchain::{SigningKey, VersionRecord, export_dir};
 use serde_json::json;
 
-const BIN: &str = env!("CARGO_BIN_EXE_flowork");
+mod common;
+use common::text;
+
 const KEY: &str = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
 const ADDRESS: &str = "0x2c7536e3605d9c16a7a3d7b1898e529396a65c23";
 
 fn flowork(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("FLOWORK_KEY_PASSPHRASE", "a passphrase")
-        .env("FLOWORK_KEY_SCRYPT_LOG_N", "10") // fast; the default is the standard 2^18
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn flowork");
-    let mut input = child.stdin.take().expect("stdin");
-    input.write_all(stdin.as_bytes()).expect("write stdin");
-    drop(input);
-    child.wait_with_output().expect("wait")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    common::with_key(common::flowork(args), stdin)
 }
 
 fn export(dir: &Path, n: usize) {

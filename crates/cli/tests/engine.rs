@@ -2,59 +2,13 @@
 //! `scheduler.gateway_url`): it opens no listening port at all, and is reached through the
 //! gateway only.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-const BIN: &str = env!("CARGO_BIN_EXE_flowork");
-const PASSWORD: &str = "a long enough admin password";
-
-fn flowork(args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).env("RUST_LOG", "warn");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("FLOWORK_") && !k.starts_with("FLOWORK_TEST_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
-}
-
-/// Kills the child if a failed assertion leaves it running.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// Starts `flowork up`; returns it and its URL once the banner is out.
-fn up(data: &str) -> (Guard, String) {
-    let mut child = flowork(&["up", "--data-dir", data, "--port", "0"])
-        .env("FLOWORK_ADMIN_PASSWORD", PASSWORD)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn flowork up");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut url = None;
-    for line in lines.by_ref() {
-        let line = line.expect("read");
-        if let Some(u) = line.trim().strip_prefix("URL:") {
-            url = u.split_whitespace().next().map(str::to_owned);
-        }
-        if line.starts_with("Press Ctrl-C") {
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
-    (Guard(child), url.expect("URL in the banner"))
-}
+mod common;
+use common::{Guard, call, flowork, up};
 
 /// The inodes of the TCP sockets in LISTEN state on this machine.
 fn listening_inodes() -> Vec<String> {
@@ -89,24 +43,6 @@ fn socket_inodes(pid: u32) -> Vec<String> {
         .collect()
 }
 
-async fn call(
-    method: reqwest::Method,
-    url: String,
-    bearer: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = reqwest::Client::new().request(method, url);
-    if let Some(t) = bearer {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.expect("send");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn a_linked_engine_process_opens_no_port_and_serves_through_the_gateway() {
     if !std::path::Path::new("/proc/net/tcp").exists() {
@@ -116,15 +52,7 @@ async fn a_linked_engine_process_opens_no_port_and_serves_through_the_gateway() 
     let dir = tempfile::tempdir().expect("tempdir");
     let gw_data = dir.path().join("gateway");
     let (_gateway, url) = up(gw_data.to_str().expect("utf8"));
-    let (status, pair) = call(
-        reqwest::Method::POST,
-        format!("{url}/api/v1/auth/login"),
-        None,
-        Some(json!({"username": "admin", "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, 200, "{pair}");
-    let access = pair["access_token"].as_str().expect("token").to_owned();
+    let access = common::login(&url).await;
     let (status, reg) = call(
         reqwest::Method::POST,
         format!("{url}/api/v1/engines"),

@@ -15,6 +15,16 @@ pub fn file_name(version: u32) -> String {
 /// Writes `records` into `dir` (created if missing), one canonical file per version.
 /// Refuses a directory that already holds version files, so two chains never mix.
 pub fn export_dir(dir: &Path, records: &[VersionRecord]) -> Result<(), Error> {
+    prepare_empty(dir)?;
+    for r in records {
+        let path = dir.join(file_name(r.version));
+        fs::write(&path, r.canonical_bytes()?).map_err(|e| Error::io(&path, e))?;
+    }
+    Ok(())
+}
+
+/// Creates `dir` if missing and refuses one that already holds version files.
+pub(crate) fn prepare_empty(dir: &Path) -> Result<(), Error> {
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     if let Some((_, path)) = version_files(dir)?.first() {
         return Err(Error::file(
@@ -22,11 +32,16 @@ pub fn export_dir(dir: &Path, records: &[VersionRecord]) -> Result<(), Error> {
             "the export directory already holds a chain",
         ));
     }
-    for r in records {
-        let path = dir.join(file_name(r.version));
-        fs::write(&path, r.canonical_bytes()?).map_err(|e| Error::io(&path, e))?;
-    }
     Ok(())
+}
+
+/// The version number a file name such as `000001.json` stands for.
+pub(crate) fn version_of(name: &str) -> Option<u32> {
+    let stem = name.strip_suffix(".json")?;
+    match stem.parse::<u32>() {
+        Ok(n) if stem.len() == 6 && stem.bytes().all(|b| b.is_ascii_digit()) && n > 0 => Some(n),
+        _ => None,
+    }
 }
 
 /// Reads a chain back, refusing (and naming) the first file that is not a canonical record, a
@@ -85,13 +100,11 @@ fn version_files(dir: &Path) -> Result<Vec<(u32, PathBuf)>, Error> {
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        let Some(stem) = name.strip_suffix(".json") else {
+        if !name.ends_with(".json") {
             continue;
-        };
-        match stem.parse::<u32>() {
-            Ok(n) if stem.len() == 6 && stem.bytes().all(|b| b.is_ascii_digit()) && n > 0 => {
-                files.push((n, path))
-            }
+        }
+        match version_of(name) {
+            Some(n) => files.push((n, path)),
             _ if name.starts_with('v') && name.contains('_') => {
                 return Err(Error::file(
                     &path,

@@ -8,7 +8,8 @@
 //! - [`SigningKey`], [`Signature`], [`Address`]: EIP-191 signing and signer recovery (secp256k1).
 //! - [`VersionRecord::next`], [`VersionRecord::sign`], [`VersionRecord::hash`]: make a version.
 //! - [`verify_chain`], [`verify_dir`]: a [`ChainReport`] naming the first bad version and why.
-//! - [`export_dir`], [`import_dir`]: the `000001.json`… export directory.
+//! - [`export_dir`], [`import_dir`]: the `000001.json`… export directory; [`export_tar`],
+//!   [`unpack_tar`]: the same files as one tar archive (what the engine's export endpoint sends).
 //! - [`flowork_py`]: verifying version files exported by the original Python Flowork.
 //! - `keystore` (feature `keystore`): the passphrase-encrypted Ethereum keystore v3 file.
 //!
@@ -33,6 +34,7 @@
 #[macro_use]
 mod hex_text;
 mod address;
+mod archive;
 mod canonical;
 mod dir;
 mod error;
@@ -45,6 +47,7 @@ mod sign;
 mod verify;
 
 pub use address::Address;
+pub use archive::{export_tar, unpack_tar};
 pub use canonical::{canonical_bytes, is_canonical};
 pub use dir::{export_dir, file_name, import_dir, verify_dir};
 pub use error::Error;
@@ -52,4 +55,5 @@ pub use record::{RecordHash, VersionRecord};
 pub use sign::{Signature, SigningKey, personal_hash};
 pub use verify::{
     ChainReport, ChainStatus, Problem, VersionProblem, verify_chain, verify_chain_parallel,
+    verify_records,
 };

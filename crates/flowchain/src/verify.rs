@@ -48,6 +48,24 @@ pub enum Problem {
     },
 }
 
+impl Problem {
+    /// A stable machine-readable name for the kind of problem (`bad_signature`, `wrong_author`,
+    /// `broken_link`, …), for API clients that branch on it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed",
+            Self::NotCanonical => "not_canonical",
+            Self::VersionGap { .. } => "version_gap",
+            Self::BrokenLink { .. } => "broken_link",
+            Self::UnknownLink => "unknown_link",
+            Self::BadSignature(_) => "bad_signature",
+            Self::WrongAuthor { .. } => "wrong_author",
+            Self::SignatureWithoutAuthor => "signature_without_author",
+            Self::WrongWorkflow { .. } => "wrong_workflow",
+        }
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let hash = |h: &Option<RecordHash>| h.map_or("null".to_string(), |h| h.to_string());
@@ -320,6 +338,19 @@ pub fn verify_chain(records: &[VersionRecord]) -> ChainReport {
     let mut v = ChainVerifier::new();
     for r in records {
         v.push(r.link());
+    }
+    v.finish()
+}
+
+/// [`verify_chain`] over versions that may each have failed to load (a server's stored rows): a
+/// version given as its problem is reported under its position, and the next one's link as
+/// unknown.
+pub fn verify_records(
+    records: impl IntoIterator<Item = Result<VersionRecord, Problem>>,
+) -> ChainReport {
+    let mut v = ChainVerifier::new();
+    for r in records {
+        v.push(r.and_then(|r| r.link()));
     }
     v.finish()
 }

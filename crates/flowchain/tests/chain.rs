@@ -269,3 +269,66 @@ proptest! {
         );
     }
 }
+
+#[test]
+fn tar_archive_unpacks_to_the_export_directory() {
+    let (_, records) = three();
+    let archive = flowork_flowchain::export_tar(&records).unwrap();
+    assert_eq!(archive.len() % 512, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x");
+    assert_eq!(flowork_flowchain::unpack_tar(&archive, &out).unwrap(), 3);
+    let plain = tempfile::tempdir().unwrap();
+    export_dir(plain.path(), &records).unwrap();
+    for r in &records {
+        let name = flowork_flowchain::file_name(r.version);
+        assert_eq!(
+            fs::read(out.join(&name)).unwrap(),
+            fs::read(plain.path().join(&name)).unwrap()
+        );
+    }
+    assert!(verify_dir(&out).unwrap().is_valid());
+    // Into a directory that holds a chain already: refused.
+    assert!(flowork_flowchain::unpack_tar(&archive, &out).is_err());
+    // A path outside the directory, a truncated archive, a bad checksum: refused.
+    let mut evil = archive.clone();
+    evil[..11].copy_from_slice(b"../x00.json");
+    let fresh = tempfile::tempdir().unwrap();
+    let err = flowork_flowchain::unpack_tar(&evil, fresh.path()).unwrap_err();
+    assert!(err.to_string().contains("checksum"), "{err}");
+    let sum: u32 = evil[..512]
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(b)
+            }
+        })
+        .sum();
+    evil[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    let err = flowork_flowchain::unpack_tar(&evil, fresh.path()).unwrap_err();
+    assert!(err.to_string().contains("archive root"), "{err}");
+    assert!(!fresh.path().join("../x00.json").exists());
+    let cut = &archive[..archive.len() - 1100];
+    let err = flowork_flowchain::unpack_tar(cut, fresh.path()).unwrap_err();
+    assert!(err.to_string().contains("truncated"), "{err}");
+}
+
+#[test]
+fn verify_records_reports_unreadable_rows_and_codes() {
+    let (_, records) = three();
+    let rows = records.iter().enumerate().map(|(i, r)| {
+        if i == 1 {
+            Err(Problem::Malformed("row 2 unreadable".into()))
+        } else {
+            Ok(r.clone())
+        }
+    });
+    let report = flowork_flowchain::verify_records(rows);
+    assert_eq!(report.problems.len(), 2, "{report:?}");
+    assert_eq!(invalid_at(&report.status).0, 2);
+    assert_eq!(invalid_at(&report.status).1.code(), "malformed");
+    assert_eq!(report.problems[1].problem, Problem::UnknownLink);
+}

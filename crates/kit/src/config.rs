@@ -15,9 +15,12 @@ use crate::error::KitError;
 use crate::integrity::IntegrityConfig;
 use crate::service::ServiceName;
 
+mod versions;
+pub use versions::VersionsConfig;
+
 /// Environment variables with the `FLOWORK_` prefix that are not config keys.
 /// (Secrets stay out of the config, so `--dump-config` can never print them.)
-const NOT_CONFIG_ENV: [&str; 8] = [
+const NOT_CONFIG_ENV: [&str; 10] = [
     "admin_password",
     // Read at build time (the pinned key), and harmless if also set when running.
     "integrity_pubkey",
@@ -28,6 +31,9 @@ const NOT_CONFIG_ENV: [&str; 8] = [
     // `flowork key`: the author keystore's passphrase and (tests only) its scrypt cost.
     "key_passphrase",
     "key_scrypt_log_n",
+    // `flowork workflow push` / `chain export`: the gateway credential and a direct engine URL.
+    "api_token",
+    "engine_url",
 ];
 
 /// The whole configuration of every service (each reads its own section).
@@ -47,6 +53,7 @@ pub struct Config {
     pub sync: ServiceConfig,
     pub license: ServiceConfig,
     pub integrity: IntegrityConfig,
+    pub versions: VersionsConfig,
 }
 
 /// `[log]`
@@ -223,6 +230,7 @@ impl Default for Config {
             sync: ServiceConfig::default(),
             license: ServiceConfig::default(),
             integrity: IntegrityConfig::default(),
+            versions: VersionsConfig::default(),
         }
     }
 }
@@ -402,6 +410,7 @@ impl Config {
             ));
         }
         self.integrity.validate()?;
+        self.versions.validate()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| KitError::Config(format!("log.level = {:?}: {e}", self.log.level)))?;
         Ok(())

@@ -13,6 +13,7 @@ mod blob;
 mod chain;
 mod error;
 mod gas;
+mod legacy;
 mod migrate;
 mod postgres;
 mod problem;

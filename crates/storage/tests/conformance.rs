@@ -86,6 +86,7 @@ conformance! {
     queue::queue_concurrent_workers,
     migrations::migrations_rerun_is_noop,
     migrations::migrations_detect_edited_file,
+    migrations::legacy_chains_are_relinked,
     accounts::accounts_users,
     accounts::refresh_tokens_rotate_and_detect_reuse,
     accounts::refresh_concurrent_rotation_has_one_winner,

@@ -3,7 +3,9 @@
 //! The new execution gets copies of the old one's checkpoints for every node that is not
 //! downstream of the chosen node, so the engine resumes right there: the chosen node and its
 //! descendants run again, fed by the recorded outputs of their parents. Edited parameters are
-//! saved as a new workflow version first, so the history stays provable.
+//! saved as a new workflow version first, so the history stays provable; an engine that
+//! requires signed versions refuses such a replay (it cannot sign for the author), and a replay
+//! without edits runs the recorded version.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -12,8 +14,8 @@ use flowork_model::{ExecutionId, NodeRunStatus};
 use flowork_storage::{Execution, NodeRun, StorageError};
 use serde_json::Value;
 
-use crate::engine::EngineError;
 use crate::runner::{Runner, StartRequest};
+use crate::versions::{VersionError, VersionPolicy};
 
 /// What to replay.
 #[derive(Debug, Clone, Default)]
@@ -27,9 +29,10 @@ pub struct ReplayRequest {
 /// Starts the replay; the new execution's `parent_id` is the old one.
 pub async fn replay(
     runner: &Runner,
+    policy: &VersionPolicy,
     old: ExecutionId,
     req: ReplayRequest,
-) -> Result<Execution, EngineError> {
+) -> Result<Execution, VersionError> {
     let engine = runner.engine();
     let store = engine.store();
     let prev = store.get_execution(old).await?;
@@ -53,7 +56,7 @@ pub async fn replay(
             };
             n.params.extend(params.clone());
         }
-        version = crate::versions::update(engine, prev.workflow_id, doc, None)
+        version = crate::versions::update(engine, policy, prev.workflow_id, doc, None)
             .await?
             .0
             .head_version;
@@ -81,7 +84,7 @@ pub async fn replay(
         .into_values()
         .map(|r| NodeRun { attempt: 1, ..r })
         .collect();
-    runner.start_with(req, checkpoints).await
+    Ok(runner.start_with(req, checkpoints).await?)
 }
 
 /// Marks `from` and every node reachable from it.

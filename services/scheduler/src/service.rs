@@ -84,8 +84,13 @@ pub async fn serve(
     crate::retention::spawn(store, cfg.scheduler.retention_days, shutdown.child_token());
     let grpc = Grpc::new();
     grpc.set_serving(ServiceName::Scheduler).await;
+    // Unset require_signed means on: `flowork up` fills in its embedded default (off) itself.
+    let policy = crate::versions::VersionPolicy::from_config(&cfg.versions, false)?;
+    if policy.require_signed {
+        tracing::info!("versions.require_signed: unsigned saves are refused");
+    }
     // One router for both ways in, so they share the webhook index and its invalidation.
-    let api = crate::api::router(runner);
+    let api = crate::api::router_with(runner, policy);
     if let Some(link) = link {
         crate::link::spawn(link, api.clone(), &engine, grpc.health(), shutdown.clone());
     }

@@ -80,6 +80,8 @@ async fn linked() -> Linked {
     };
     cfg.scheduler.gateway_url = Some(url);
     cfg.scheduler.engine_id = Some(ENGINE.into());
+    // The tests save plain (unsigned) workflows; signed saves have tests/versions.rs.
+    cfg.versions.require_signed = Some(false);
     assert!(!cfg.opens_port(ServiceName::Scheduler));
     let engine = tokio::spawn(flowork_scheduler::start(Arc::new(cfg), None, stop.clone()));
     wait_online(&hub).await;

@@ -357,3 +357,36 @@ fn integrity_defaults_to_off_without_a_pinned_key_and_names_bad_values() {
         Ok(())
     });
 }
+
+#[test]
+fn versions_policy_from_file_and_env() {
+    Jail::expect_with(|jail| {
+        let cfg = Config::load(None, none()).expect("defaults");
+        assert!(
+            cfg.versions.require_signed(false),
+            "on for an engine of its own"
+        );
+        assert!(
+            !cfg.versions.require_signed(true),
+            "off for the embedded one"
+        );
+        jail.create_file(
+            "f.toml",
+            "[versions]\nallowed_authors = [\"0x2c7536e3605d9c16a7a3d7b1898e529396a65c23\"]\n",
+        )?;
+        jail.set_env("FLOWORK_VERSIONS__REQUIRE_SIGNED", "false");
+        jail.set_env("FLOWORK_API_TOKEN", "fk_not-a-config-key");
+        let cfg = Config::load(Some(Path::new("f.toml")), none()).expect("valid");
+        assert!(
+            !cfg.versions.require_signed(false),
+            "configured beats the profile"
+        );
+        assert_eq!(cfg.versions.allowed_authors.len(), 1);
+        Ok(())
+    });
+    let err = load_err(|jail| {
+        jail.set_env("FLOWORK_VERSIONS__ALLOWED_AUTHORS", "[0x1234]");
+        Ok(())
+    });
+    assert!(err.contains("versions.allowed_authors"), "{err}");
+}

@@ -126,6 +126,7 @@ impl PgStore {
         }
         let client: &mut tokio_postgres::Client = &mut client;
         migrate::run_postgres(client, Timestamp::now().millis()).await?;
+        crate::legacy::postgres(client).await?;
         Ok(store)
     }
 

@@ -188,6 +188,7 @@ impl Inner {
             }
             _ => e,
         })?;
+        crate::legacy::sqlite(&mut writer)?;
         let readers = if memory {
             Vec::new()
         } else {

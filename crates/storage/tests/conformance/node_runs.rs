@@ -188,6 +188,7 @@ pub async fn node_runs_port_migration_upgrades(fx: &Fixture) {
          DROP TABLE blobs; DROP TABLE webhook_deliveries; DROP TABLE engine_webhook_routes;
          ALTER TABLE node_runs DROP COLUMN port; DROP INDEX executions_by_finished;
          DROP TABLE refresh_tokens; DROP TABLE api_keys; DROP TABLE engines; DROP TABLE gas_ledger;
+         DROP TABLE legacy_chains;
          DELETE FROM schema_migrations WHERE version >= 2",
     )
     .await;

@@ -36,3 +36,31 @@ impl From<EngineError> for Problem {
         }
     }
 }
+
+impl From<crate::versions::VersionError> for Problem {
+    fn from(e: crate::versions::VersionError) -> Self {
+        use axum::http::StatusCode;
+
+        use crate::versions::VersionError as E;
+        let detail = e.to_string();
+        match e {
+            E::Engine(e) => e.into(),
+            E::SignatureRequired => {
+                Problem::new(StatusCode::FORBIDDEN, "signature-required", detail)
+                    .with_field("signature")
+            }
+            E::AuthorNotAllowed(_) => {
+                Problem::new(StatusCode::FORBIDDEN, "author-not-allowed", detail)
+                    .with_field("author_id")
+            }
+            E::NotHead { .. } => Problem::conflict(detail).with_field("previous_hash"),
+            // The flow-chain problem code (bad_signature, wrong_author, …) as the problem type.
+            E::BadRecord { field, code, .. } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &code.replace('_', "-"),
+                detail,
+            )
+            .with_field(field),
+        }
+    }
+}

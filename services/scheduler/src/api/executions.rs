@@ -86,9 +86,11 @@ pub(crate) async fn cancel(
 #[utoipa::path(post, path = "/api/v1/executions/{id}/replay", tag = "executions",
     params(("id" = String, Path, description = "The execution to replay"), ("wait" = Option<bool>, Query, description = "Wait for the result")),
     request_body(content = Object, description = "{\"from\": \"<node id>\", \"params\": {\"<node id>\": {...}}}"),
-    responses((status = 200, body = ExecutionView), (status = 202, body = ExecutionView), (status = 400), (status = 404), (status = 422)))]
+    responses((status = 200, body = ExecutionView), (status = 202, body = ExecutionView), (status = 400), (status = 403, description = "Edited params need a new version, and this engine requires signed ones"), (status = 404), (status = 422)))]
 pub(crate) async fn replay(
-    State(runner): State<Runner>,
+    State(super::ApiState {
+        runner, versions, ..
+    }): State<super::ApiState>,
     Path(id): Path<String>,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
     body: bytes::Bytes,
@@ -114,7 +116,7 @@ pub(crate) async fn replay(
     };
     // On its own task, like every start: a client hanging up must not cut it half-way.
     let r = runner.clone();
-    let exec = tokio::spawn(async move { crate::replay::replay(&r, id, req).await })
+    let exec = tokio::spawn(async move { crate::replay::replay(&r, &versions, id, req).await })
         .await
         .map_err(|e| Problem::internal(format!("the replay task failed: {e}")))??;
     if !wait {

@@ -2,11 +2,14 @@
 //! on loopback for tests. Every handler carries a utoipa annotation; the document is served at
 //! `/api/openapi.json`.
 
+mod chain;
+mod chain_views;
 mod credentials;
 mod error;
 mod executions;
 mod input;
 mod nodes;
+mod versions;
 mod views;
 mod webhook_list;
 mod webhooks;
@@ -22,6 +25,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::runner::Runner;
+use crate::versions::VersionPolicy;
 use crate::webhooks::WebhookIndex;
 
 /// What the handlers share.
@@ -29,6 +33,8 @@ use crate::webhooks::WebhookIndex;
 pub(crate) struct ApiState {
     pub(crate) runner: Runner,
     pub(crate) webhooks: Arc<WebhookIndex>,
+    /// Who may save versions, and whether they must be signed.
+    pub(crate) versions: Arc<VersionPolicy>,
 }
 
 impl FromRef<ApiState> for Runner {
@@ -37,6 +43,7 @@ impl FromRef<ApiState> for Runner {
     }
 }
 
+pub use chain_views::{ChainProblemView, ChainReportView, VersionView};
 pub use views::{ExecutionView, NodeRunView, WorkflowView};
 
 #[derive(OpenApi)]
@@ -44,6 +51,7 @@ pub use views::{ExecutionView, NodeRunView, WorkflowView};
     info(title = "Flowork engine API", description = "Workflows, executions and the node catalog of one engine."),
     tags(
         (name = "workflows", description = "Create, read, update and delete workflows; run them"),
+        (name = "versions", description = "The signed flow-chain of each workflow: save signed versions, list, export, verify"),
         (name = "executions", description = "Execution history with every node run"),
         (name = "nodes", description = "The node catalog with parameter schemas"),
         (name = "credentials", description = "Write-only secrets, sealed in the vault"),
@@ -63,6 +71,10 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(workflows::run))
         .routes(routes!(workflows::activate))
         .routes(routes!(workflows::deactivate))
+        .routes(routes!(versions::save, versions::list))
+        .routes(routes!(versions::get))
+        .routes(routes!(chain::export))
+        .routes(routes!(chain::verify))
         .routes(routes!(executions::list))
         .routes(routes!(executions::get))
         .routes(routes!(executions::cancel))
@@ -92,12 +104,19 @@ pub(crate) async fn start_detached(
     }
 }
 
-/// The engine's routes (`/api/v1/...`) plus `/api/openapi.json`.
+/// The engine's routes (`/api/v1/...`) plus `/api/openapi.json`, with the development version
+/// policy (unsigned saves allowed, any author).
 pub fn router(runner: Runner) -> axum::Router {
+    router_with(runner, VersionPolicy::default())
+}
+
+/// [`router`] with the given version policy.
+pub fn router_with(runner: Runner, versions: VersionPolicy) -> axum::Router {
     let store = runner.engine().store().clone();
     let state = ApiState {
         runner,
         webhooks: Arc::default(),
+        versions: Arc::new(versions),
     };
     let (router, doc) = routes().split_for_parts();
     let webhook = any(webhooks::receive)

@@ -26,22 +26,24 @@ fn query(q: Params) -> Result<HashMap<String, String>, Problem> {
         .map_err(|e| Problem::bad_request(e.body_text()).with_field("query"))
 }
 
-/// Create a workflow (JSON, or YAML with `content-type: application/yaml`); saved as version 1.
+/// Create a workflow (JSON, or YAML with `content-type: application/yaml`); saved as version 1,
+/// unsigned (refused where `versions.require_signed`: push a signed version 1 instead).
 #[utoipa::path(post, path = "/api/v1/workflows", tag = "workflows",
     request_body(content = Object, description = "The workflow document (DESIGN §4)"),
-    responses((status = 201, body = WorkflowView), (status = 400, description = "Not JSON/YAML"), (status = 422, description = "Invalid workflow; names the node and field")))]
+    responses((status = 201, body = WorkflowView), (status = 400, description = "Not JSON/YAML"), (status = 403, description = "Unsigned saves are refused here (versions.require_signed): push a signed version"), (status = 422, description = "Invalid workflow; names the node and field")))]
 pub(crate) async fn create(
-    State(ApiState { runner, webhooks }): State<ApiState>,
+    State(ApiState {
+        runner,
+        webhooks,
+        versions: policy,
+    }): State<ApiState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<WorkflowView>), Problem> {
     let doc = input::workflow(&headers, &body)?;
-    let (wf, record) = versions::create(runner.engine(), doc).await?;
+    let (wf, doc) = versions::create(runner.engine(), &policy, doc).await?;
     webhooks.invalidate();
-    Ok((
-        StatusCode::CREATED,
-        Json(WorkflowView::new(&wf, record.get("workflow").cloned())),
-    ))
+    Ok((StatusCode::CREATED, Json(WorkflowView::new(&wf, Some(doc)))))
 }
 
 /// List workflows in creation order (`limit`, `after` = the last id seen).
@@ -86,13 +88,18 @@ pub(crate) async fn get(
     Ok(Json(WorkflowView::new(&wf, doc)))
 }
 
-/// Save a new version. `If-Match: <version>` makes it fail with 409 if someone saved first.
+/// Save a new (unsigned) version. `If-Match: <version>` makes it fail with 409 if someone saved
+/// first. Refused where `versions.require_signed` (use `POST …/versions`).
 #[utoipa::path(put, path = "/api/v1/workflows/{id}", tag = "workflows",
     params(("id" = String, Path, description = "Workflow id"), ("If-Match" = Option<u32>, Header, description = "The version this edit started from")),
     request_body(content = Object, description = "The workflow document"),
-    responses((status = 200, body = WorkflowView), (status = 404), (status = 409, description = "Someone saved first"), (status = 422)))]
+    responses((status = 200, body = WorkflowView), (status = 403, description = "Unsigned saves are refused here (versions.require_signed)"), (status = 404), (status = 409, description = "Someone saved first"), (status = 422)))]
 pub(crate) async fn update(
-    State(ApiState { runner, webhooks }): State<ApiState>,
+    State(ApiState {
+        runner,
+        webhooks,
+        versions: policy,
+    }): State<ApiState>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -103,12 +110,9 @@ pub(crate) async fn update(
         .map(|v| v.to_str().unwrap_or("").trim_matches('"').to_owned());
     let expected = input::opt::<u32>(expected.as_ref(), "If-Match")?;
     let doc = input::workflow(&headers, &body)?;
-    let (wf, record) = versions::update(runner.engine(), id, doc, expected).await?;
+    let (wf, doc) = versions::update(runner.engine(), &policy, id, doc, expected).await?;
     webhooks.invalidate();
-    Ok(Json(WorkflowView::new(
-        &wf,
-        record.get("workflow").cloned(),
-    )))
+    Ok(Json(WorkflowView::new(&wf, Some(doc))))
 }
 
 /// Delete a workflow with its versions and executions.
@@ -116,7 +120,9 @@ pub(crate) async fn update(
     params(("id" = String, Path, description = "Workflow id")),
     responses((status = 204), (status = 404)))]
 pub(crate) async fn delete(
-    State(ApiState { runner, webhooks }): State<ApiState>,
+    State(ApiState {
+        runner, webhooks, ..
+    }): State<ApiState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
     let id: WorkflowId = input::id(&id, "id")?;
