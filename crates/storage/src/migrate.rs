@@ -37,6 +37,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     6 => "0006_blobs",
     7 => "0007_drop_executions_by_created",
     8 => "0008_gas_ledger",
+    9 => "0009_engine_members",
 );
 
 /// The Postgres migrations, in order.
@@ -49,6 +50,7 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     6 => "0006_blobs",
     7 => "0007_drop_executions_by_created",
     8 => "0008_gas_ledger",
+    9 => "0009_engine_members",
 );
 
 const SQLITE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -23,6 +23,7 @@ pub async fn migrations_rerun_is_noop(fx: &Fixture) {
             (6, "0006_blobs"),
             (7, "0007_drop_executions_by_created"),
             (8, "0008_gas_ledger"),
+            (9, "0009_engine_members"),
         ]
     );
 
