@@ -145,12 +145,13 @@ pub(crate) async fn bind(
             ),
         ));
     }
-    let signer = signature
-        .recover(ch.message.as_bytes())
-        .map_err(|e| GatewayError::Unprocessable {
-            field: "signature".into(),
-            message: e.to_string(),
-        })?;
+    let signer =
+        signature
+            .recover(ch.message.as_bytes())
+            .map_err(|e| GatewayError::Unprocessable {
+                field: "signature".into(),
+                message: e.to_string(),
+            })?;
     if signer != claimed {
         return Err(GatewayError::Unprocessable {
             field: "signature".into(),

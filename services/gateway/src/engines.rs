@@ -211,7 +211,9 @@ pub(crate) async fn list(
             })
             .collect()
     } else {
-        mine.into_iter().map(|(e, r)| (e, Some(r))).collect::<Vec<_>>()
+        mine.into_iter()
+            .map(|(e, r)| (e, Some(r)))
+            .collect::<Vec<_>>()
     };
     Ok(Json(EngineList {
         items: futures::future::join_all(engines.into_iter().map(|(e, r)| gw.view(e, r))).await,

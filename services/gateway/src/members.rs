@@ -83,8 +83,13 @@ impl Gateway {
     /// The engine id, once the caller may manage its members.
     async fn managed(&self, caller: &Caller, id: &str) -> Result<EngineId> {
         let id: EngineId = input::id(id, "id")?;
-        self.permit(caller, id, Action::ManageMembers, Capability::EngineManagement)
-            .await?;
+        self.permit(
+            caller,
+            id,
+            Action::ManageMembers,
+            Capability::EngineManagement,
+        )
+        .await?;
         Ok(id)
     }
 }
