@@ -160,8 +160,11 @@ fn jcs(v: &Value) -> Result<Vec<u8>, AccessError> {
     serde_json_canonicalizer::to_vec(v).map_err(|e| AccessError::Malformed(e.to_string()))
 }
 
-/// The document without `signature`, the bytes that were signed, and the signature.
-fn split_signature(bytes: &[u8]) -> Result<(Map<String, Value>, Vec<u8>, [u8; 64]), AccessError> {
+/// A parsed file: the document without `signature`, the bytes that were signed, the signature.
+type Split = (Map<String, Value>, Vec<u8>, [u8; 64]);
+
+/// Splits a license file into what was signed and the signature.
+fn split_signature(bytes: &[u8]) -> Result<Split, AccessError> {
     let malformed = |m: &str| AccessError::Malformed(m.to_owned());
     let mut doc: Value =
         serde_json::from_slice(bytes).map_err(|e| AccessError::Malformed(e.to_string()))?;
