@@ -34,18 +34,21 @@ fn keygen(dir: &Path, name: &str) -> String {
     public
 }
 
+/// `flowork license issue --key vendor.key ARGS`.
+fn issue(dir: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["license", "issue", "--key", "vendor.key"];
+    all.extend(args);
+    flowork(dir, &all)
+}
+
 #[test]
 fn issue_inspect_and_verify_a_license() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     let public = keygen(dir, "vendor.key");
-    let out = flowork(
+    let out = issue(
         dir,
         &[
-            "license",
-            "issue",
-            "--key",
-            "vendor.key",
             "--licensee",
             "Acme Corp",
             "--tier",
@@ -143,18 +146,9 @@ fn issue_inspect_and_verify_a_license() {
         (vec!["--tier", "pro", "--ttl", "soon"], "--ttl"),
         (vec!["--tier", "pro", "--seats", "0"], "--seats"),
     ] {
-        let mut all = vec![
-            "license",
-            "issue",
-            "--key",
-            "vendor.key",
-            "--licensee",
-            "x",
-            "--out",
-            "x.json",
-        ];
+        let mut all = vec!["--licensee", "x", "--out", "x.json"];
         all.extend(args);
-        let out = flowork(dir, &all);
+        let out = issue(dir, &all);
         assert_eq!(out.status.code(), Some(2), "{all:?}");
         assert!(text(&out.stderr).contains(needle), "{}", text(&out.stderr));
     }
@@ -172,13 +166,9 @@ fn an_expired_license_is_refused_by_verify_and_by_flowork_up() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     let public = keygen(dir, "vendor.key");
-    let out = flowork(
+    let out = issue(
         dir,
         &[
-            "license",
-            "issue",
-            "--key",
-            "vendor.key",
             "--licensee",
             "Acme",
             "--tier",

@@ -1,13 +1,12 @@
 //! Engine members and bound addresses on Postgres.
 
-use std::fmt::Display;
-
 use async_trait::async_trait;
 use flowork_model::{EngineId, EngineRole, Timestamp, UserId};
 use tokio_postgres::{GenericClient, Row};
 
+use super::accounts::{insert_err, one, parsed};
 use super::rows::get;
-use super::{PgStore, db_err, is_fk_violation, now};
+use super::{PgStore, db_err, now};
 use crate::accounts::Engine;
 use crate::error::{Result, StorageError};
 use crate::members::*;
@@ -23,15 +22,6 @@ const MEMBERS: &str = "SELECT e.owner_id AS user_id, u.username, 'owner' AS role
 
 const ONE_MEMBER: &str = "SELECT m.user_id, u.username, m.role, m.added_at FROM engine_members m
      JOIN users u ON u.id = m.user_id WHERE m.engine_id = $1 AND m.user_id = $2";
-
-fn parsed<T: std::str::FromStr>(r: &Row, idx: usize) -> Result<T>
-where
-    T::Err: Display,
-{
-    get::<&str>(r, idx)?
-        .parse()
-        .map_err(|e| StorageError::Backend(format!("corrupt row (column {idx}): {e}")))
-}
 
 fn member(engine: EngineId, r: &Row) -> Result<EngineMember> {
     Ok(EngineMember {
@@ -62,22 +52,6 @@ async fn owner_of(c: &impl GenericClient, engine: EngineId) -> Result<UserId> {
     {
         Some(row) => parsed(&row, 0),
         None => Err(StorageError::not_found("engine", engine)),
-    }
-}
-
-/// A missing user is NotFound, a duplicate is `conflict`.
-fn insert_err(
-    user: UserId,
-    conflict: String,
-) -> impl FnOnce(tokio_postgres::Error) -> StorageError {
-    move |e| {
-        if is_fk_violation(&e) {
-            return StorageError::not_found("user", user);
-        }
-        match db_err(e) {
-            StorageError::Conflict(_) => StorageError::Conflict(conflict),
-            e => e,
-        }
     }
 }
 
@@ -158,9 +132,7 @@ impl MemberStore for PgStore {
             )
             .await
             .map_err(db_err)?;
-        if n == 0 {
-            return Err(StorageError::not_found("member", user));
-        }
+        one(n, "member", user)?;
         let row = client
             .query_one(ONE_MEMBER, &[&engine.to_string(), &user.to_string()])
             .await
@@ -177,10 +149,7 @@ impl MemberStore for PgStore {
             )
             .await
             .map_err(db_err)?;
-        if n == 0 {
-            return Err(StorageError::not_found("member", user));
-        }
-        Ok(())
+        one(n, "member", user)
     }
 
     async fn engines_of(&self, user: UserId) -> Result<Vec<(Engine, EngineRole)>> {
@@ -287,10 +256,7 @@ impl MemberStore for PgStore {
             )
             .await
             .map_err(db_err)?;
-        if n == 0 {
-            return Err(StorageError::not_found("address", addr));
-        }
-        Ok(())
+        one(n, "address", addr)
     }
 
     async fn address_owner(&self, addr: &str) -> Result<Option<UserId>> {

@@ -2,10 +2,10 @@
 
 use async_trait::async_trait;
 use flowork_model::{EngineId, EngineRole, Timestamp, UserId};
-use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{SqliteStore, db_err, is_fk_violation, now};
+use super::accounts::{insert_err, parsed};
+use super::{SqliteStore, db_err, now};
 use crate::accounts::Engine;
 use crate::error::{Result, StorageError};
 use crate::members::*;
@@ -18,15 +18,6 @@ const MEMBERS: &str = "SELECT e.owner_id AS user_id, u.username, 'owner' AS role
      SELECT m.user_id, u.username, m.role, m.added_at, 1, m.user_id
        FROM engine_members m JOIN users u ON u.id = m.user_id WHERE m.engine_id = ?1
      ORDER BY k, added_at, m";
-
-fn parsed<T: std::str::FromStr>(r: &Row<'_>, idx: usize) -> rusqlite::Result<T>
-where
-    T::Err: std::error::Error + Send + Sync + 'static,
-{
-    let s: String = r.get(idx)?;
-    s.parse()
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
-}
 
 fn member(engine: EngineId) -> impl Fn(&Row<'_>) -> rusqlite::Result<EngineMember> {
     move |r| {
@@ -46,6 +37,14 @@ fn address(r: &Row<'_>) -> rusqlite::Result<BoundAddress> {
         user_id: parsed(r, 1)?,
         bound_at: Timestamp(r.get(2)?),
     })
+}
+
+/// NotFound for `id` when a write touched no row.
+fn one(n: usize, entity: &'static str, id: impl ToString) -> Result<()> {
+    if n == 0 {
+        return Err(StorageError::not_found(entity, id));
+    }
+    Ok(())
 }
 
 /// One member, read back after a write in the same transaction.
@@ -120,17 +119,10 @@ impl MemberStore for SqliteStore {
                  VALUES (?1, ?2, ?3, ?4)",
                 params![engine.to_string(), user.to_string(), role.as_str(), now()],
             )
-            .map_err(|e| {
-                if is_fk_violation(&e) {
-                    return StorageError::not_found("user", user);
-                }
-                match db_err(e) {
-                    StorageError::Conflict(_) => StorageError::Conflict(format!(
-                        "{user} is already a member of engine {engine}"
-                    )),
-                    e => e,
-                }
-            })?;
+            .map_err(insert_err(
+                user,
+                format!("{user} is already a member of engine {engine}"),
+            ))?;
             one_member(c, engine, user)
         })
         .await
@@ -149,9 +141,7 @@ impl MemberStore for SqliteStore {
                     params![engine.to_string(), user.to_string(), role.as_str()],
                 )
                 .map_err(db_err)?;
-            if n == 0 {
-                return Err(StorageError::not_found("member", user));
-            }
+            one(n, "member", user)?;
             one_member(c, engine, user)
         })
         .await
@@ -165,10 +155,7 @@ impl MemberStore for SqliteStore {
                     params![engine.to_string(), user.to_string()],
                 )
                 .map_err(db_err)?;
-            if n == 0 {
-                return Err(StorageError::not_found("member", user));
-            }
-            Ok(())
+            one(n, "member", user)
         })
         .await
     }
@@ -215,13 +202,7 @@ impl MemberStore for SqliteStore {
                     ch.expires_at.millis()
                 ],
             )
-            .map_err(|e| {
-                if is_fk_violation(&e) {
-                    StorageError::not_found("user", ch.user_id)
-                } else {
-                    db_err(e)
-                }
-            })?;
+            .map_err(insert_err(ch.user_id, "challenge exists".into()))?;
             Ok(())
         })
         .await
@@ -257,17 +238,7 @@ impl MemberStore for SqliteStore {
                 params![addr, user.to_string(), now()],
                 address,
             )
-            .map_err(|e| {
-                if is_fk_violation(&e) {
-                    return StorageError::not_found("user", user);
-                }
-                match db_err(e) {
-                    StorageError::Conflict(_) => {
-                        StorageError::Conflict(format!("address {addr} is already bound"))
-                    }
-                    e => e,
-                }
-            })
+            .map_err(insert_err(user, format!("address {addr} is already bound")))
         })
         .await
     }
@@ -293,10 +264,7 @@ impl MemberStore for SqliteStore {
                     params![addr, user.to_string()],
                 )
                 .map_err(db_err)?;
-            if n == 0 {
-                return Err(StorageError::not_found("address", addr));
-            }
-            Ok(())
+            one(n, "address", addr)
         })
         .await
     }
