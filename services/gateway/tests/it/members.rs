@@ -293,12 +293,17 @@ pub async fn viewers_cannot_save_or_run_through_the_gateway(fx: &Fixture) {
     let res = http
         .get(api("workflows"))
         .bearer_auth(&bob)
+        .header("x-flowork-engine-role", "owner")
         .send()
         .await
         .expect("get");
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.expect("json");
     assert_eq!(body["method"], "GET");
+    assert_eq!(
+        body["engine_role"], "viewer",
+        "the engine learns the role the gateway checked, not the one the client claimed"
+    );
 
     for (method, path) in [
         (Method::POST, "workflows"),
