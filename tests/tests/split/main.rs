@@ -7,6 +7,7 @@
 mod api;
 mod buffer;
 mod flow;
+mod license;
 mod procs;
 mod steps;
 
