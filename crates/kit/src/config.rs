@@ -420,6 +420,21 @@ impl Config {
             ));
         }
         self.integrity.validate()?;
+        if let Some(k) = &self.license.public_key {
+            flowork_manifest::PublicKey::parse_hex(k, "license.public_key")
+                .map_err(|e| KitError::Config(e.to_string()))?;
+        }
+        if let Some(url) = &self.gateway.license_url {
+            match url::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                _ => {
+                    return Err(KitError::Config(format!(
+                        "gateway.license_url = {:?}: expected http(s)://host:port",
+                        redact_password(url)
+                    )));
+                }
+            }
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| KitError::Config(format!("log.level = {:?}: {e}", self.log.level)))?;
         Ok(())
