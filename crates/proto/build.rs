@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "engine_link.proto",
         "store.proto",
         "integrity.proto",
+        "license.proto",
     ]
     .map(|f| root.join("flowork/v1").join(f));
     for f in &files {

@@ -75,7 +75,10 @@ async fn the_stack_serves_health_and_the_store_keeps_data_across_restarts() {
             })
             .await;
         match name {
-            ServiceName::Store | ServiceName::Scheduler | ServiceName::Integrity => {
+            ServiceName::Store
+            | ServiceName::Scheduler
+            | ServiceName::Integrity
+            | ServiceName::License => {
                 assert!(own.is_ok(), "{name} API: {own:?}")
             }
             _ => assert_eq!(

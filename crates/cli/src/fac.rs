@@ -113,7 +113,7 @@ fn parse_costs(items: &[String]) -> Result<BTreeMap<String, Gas>, String> {
 }
 
 /// `30s`, `15m`, `1h`, `7d` (a bare number is seconds).
-fn parse_ttl(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_ttl(s: &str) -> Result<Duration, String> {
     let bad = || format!("--ttl {s:?}: expected a positive number with s, m, h or d, e.g. 1h");
     let (n, unit) = match s.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c),

@@ -86,12 +86,12 @@ pub fn main(args: &ConfigArgs, command: Command) -> ExitCode {
     }
 }
 
-fn usage(msg: impl std::fmt::Display) -> ExitCode {
+pub(crate) fn usage(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {msg}");
     ExitCode::from(2)
 }
 
-fn keygen(out: &Path) -> ExitCode {
+pub(crate) fn keygen(out: &Path) -> ExitCode {
     if out.exists() {
         return usage(format!(
             "{}: already exists; refusing to overwrite a signing key",
@@ -118,7 +118,7 @@ fn keygen(out: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn read_key(path: &Path) -> Result<SecretKey, ExitCode> {
+pub(crate) fn read_key(path: &Path) -> Result<SecretKey, ExitCode> {
     let shown = path.display();
     match flowork_kit::private_file::read(path) {
         Ok(Some(text)) => SecretKey::from_hex(&text).map_err(|e| usage(format!("{shown}: {e}"))),
@@ -168,7 +168,7 @@ fn build(key: &Path, root: &Path, out: Option<PathBuf>, mut paths: Vec<PathBuf>)
     ExitCode::SUCCESS
 }
 
-fn write_atomic(path: &Path, text: &str) -> Result<(), ManifestError> {
+pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<(), ManifestError> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);

@@ -5,6 +5,7 @@ pub mod chain;
 pub mod fac;
 pub mod integrity;
 pub mod key;
+pub mod license;
 pub mod local_engine;
 pub mod remote;
 pub mod serve;
@@ -72,6 +73,12 @@ enum Command {
         #[command(subcommand)]
         command: chain::ChainCommand,
     },
+    /// License files (Ed25519-signed tier, capabilities, seats, expiry): keygen, issue,
+    /// inspect, verify. Without one (license.file unset) everything is licensed (open core).
+    License {
+        #[command(subcommand)]
+        command: license::Command,
+    },
     /// The author key that signs workflow versions (an encrypted Ethereum keystore v3 file).
     Key(key::KeyArgs),
 }
@@ -90,6 +97,7 @@ pub fn main() -> ExitCode {
         Command::Chain { command } => chain::main(&cli.config, command),
         Command::Workflow { command } => workflow::main(&cli.config, command),
         Command::Key(args) => key::main(&cli.config, args),
+        Command::License { command } => license::main(&cli.config, command),
         Command::Openapi => {
             let doc = flowork_gateway::openapi_document();
             match serde_json::to_string_pretty(doc) {

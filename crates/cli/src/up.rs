@@ -166,9 +166,16 @@ pub async fn launch(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<Sta
     let engine = flowork_scheduler::prepare(&cfg, store.clone())
         .await
         .map_err(|e| launch_err(2)(e.into()))?;
+    // One permission checker for the stack: the gateway asks it in-process, and the license
+    // service answers other callers with it. A license file that does not verify stops here.
+    let license =
+        flowork_access::load_license(&cfg.license).map_err(|e| launch_err(2)(e.into()))?;
+    let checker: Arc<dyn flowork_access::PermissionChecker> =
+        Arc::new(flowork_access::LocalChecker::new(license, accounts.clone()));
     let shared = Shared {
         cfg: &cfg,
         store: &store,
+        checker: &checker,
         engine: &engine,
         link: &link,
         shutdown: &shutdown,
@@ -186,7 +193,8 @@ pub async fn launch(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<Sta
     // A gateway.key with a lax mode or an unusable FLOWORK_GATEWAY_SECRET is a setup error.
     let gw = Gateway::new(&cfg, store.clone(), accounts, probes)
         .await
-        .map_err(|e| launch_err(2)(e.into()))?;
+        .map_err(|e| launch_err(2)(e.into()))?
+        .with_permissions(checker.clone());
     let token = shutdown.clone();
     tasks.spawn(async move {
         (
@@ -223,6 +231,8 @@ fn dial_addr(addr: SocketAddr) -> SocketAddr {
 struct Shared<'a> {
     cfg: &'a Arc<Config>,
     store: &'a Arc<dyn flowork_storage::Store>,
+    /// Who may do what (the license library over the stack's accounts).
+    checker: &'a Arc<dyn flowork_access::PermissionChecker>,
     engine: &'a flowork_scheduler::Engine,
     /// How the engine links to this stack's gateway.
     link: &'a flowork_scheduler::link::LinkSettings,
@@ -251,6 +261,7 @@ fn spawn_service(
     );
     let engine = shared.engine.clone();
     let link = shared.link.clone();
+    let checker = shared.checker.clone();
     tasks.spawn(async move {
         let res = match name {
             // Under `flowork up` the store and the engine share the process's one store.
@@ -263,6 +274,8 @@ fn spawn_service(
                     .await
                     .map_err(Into::into)
             }
+            // The license service answers with the stack's checker (no second database handle).
+            ServiceName::License => flowork_license::run(checker, listener, token).await,
             other => crate::serve::start(other, cfg, listener, token).await,
         };
         (name, res)

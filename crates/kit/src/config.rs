@@ -51,7 +51,7 @@ pub struct Config {
     pub inference: ServiceConfig,
     pub training: ServiceConfig,
     pub sync: ServiceConfig,
-    pub license: ServiceConfig,
+    pub license: LicenseConfig,
     pub integrity: IntegrityConfig,
     pub versions: VersionsConfig,
 }
@@ -111,6 +111,9 @@ pub struct GatewayConfig {
     /// How the other replicas reach this one over HTTP (`http://10.0.0.5:8000`). Unset: from
     /// the address it listens on (which must then not be 0.0.0.0 / [::]).
     pub advertise_url: Option<String>,
+    /// The license service that answers permission checks (`http://127.0.0.1:7106`). Unset:
+    /// the gateway checks in-process, with the license of `[license]` and its own database.
+    pub license_url: Option<String>,
     /// Prefix of the gateway's Redis keys (replicas of one deployment share it).
     pub redis_prefix: String,
     /// Requests per second one client address may make (bursts of twice that), webhooks and
@@ -215,6 +218,20 @@ pub struct ServiceConfig {
     pub listen: Option<SocketAddr>,
 }
 
+/// `[license]`: the license service, and the license file every checker of this process uses.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LicenseConfig {
+    /// Where the license service listens (as for every private service).
+    pub listen: Option<SocketAddr>,
+    /// A signed license file (`flowork license issue`). Unset: the open-core default, tier
+    /// `architect` with every capability.
+    pub file: Option<PathBuf>,
+    /// The Ed25519 public key (64 hex digits) license files must be signed with. Unset: the
+    /// key compiled in (`FLOWORK_LICENSE_PUBKEY=<hex> cargo build`).
+    pub public_key: Option<String>,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -228,7 +245,7 @@ impl Default for Config {
             inference: ServiceConfig::default(),
             training: ServiceConfig::default(),
             sync: ServiceConfig::default(),
-            license: ServiceConfig::default(),
+            license: LicenseConfig::default(),
             integrity: IntegrityConfig::default(),
             versions: VersionsConfig::default(),
         }
@@ -266,6 +283,7 @@ impl Default for GatewayConfig {
             webhook_max_body_bytes: 16 * 1024 * 1024,
             redis_url: None,
             advertise_url: None,
+            license_url: None,
             redis_prefix: "flowork:gateway".to_owned(),
             rate_limit_per_ip: 1000,
             rate_limit_per_key: 300,
@@ -411,6 +429,21 @@ impl Config {
         }
         self.integrity.validate()?;
         self.versions.validate()?;
+        if let Some(k) = &self.license.public_key {
+            flowork_manifest::PublicKey::parse_hex(k, "license.public_key")
+                .map_err(|e| KitError::Config(e.to_string()))?;
+        }
+        if let Some(url) = &self.gateway.license_url {
+            match url::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                _ => {
+                    return Err(KitError::Config(format!(
+                        "gateway.license_url = {:?}: expected http(s)://host:port",
+                        redact_password(url)
+                    )));
+                }
+            }
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| KitError::Config(format!("log.level = {:?}: {e}", self.log.level)))?;
         Ok(())

@@ -10,5 +10,5 @@ pub mod workflow;
 
 pub use gas::{Gas, Jti, OutOfGas};
 pub use ids::{ApiKeyId, CredentialId, EngineId, ExecutionId, IdError, UserId, WorkflowId};
-pub use status::{ExecutionStatus, NodeRunStatus, Role, UnknownVariant};
+pub use status::{EngineRole, ExecutionStatus, NodeRunStatus, Role, UnknownVariant};
 pub use time::Timestamp;

@@ -103,6 +103,40 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// A user's role on one engine. Its owner (who registered it) is `owner`; everyone else
+    /// reaches it only as a member with one of the other three.
+    EngineRole, "engine role" {
+        /// Everything, including deleting the engine.
+        Owner = "owner",
+        /// Everything but deleting: also manages the engine's members.
+        Admin = "admin",
+        /// Reads, saves and runs workflows.
+        Editor = "editor",
+        /// Reads only.
+        Viewer = "viewer",
+    }
+);
+
+impl EngineRole {
+    /// Every role, strongest first.
+    pub const ALL: [EngineRole; 4] = [Self::Owner, Self::Admin, Self::Editor, Self::Viewer];
+
+    /// Whether this role includes everything `needed` may do.
+    pub fn includes(self, needed: EngineRole) -> bool {
+        self.rank() >= needed.rank()
+    }
+
+    fn rank(self) -> u8 {
+        match self {
+            Self::Owner => 3,
+            Self::Admin => 2,
+            Self::Editor => 1,
+            Self::Viewer => 0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +162,11 @@ mod tests {
         }
         assert!("bogus".parse::<ExecutionStatus>().is_err());
         assert!(ExecutionStatus::OutOfGas.is_terminal());
+        assert!(EngineRole::Owner.includes(EngineRole::Admin));
+        assert!(EngineRole::Editor.includes(EngineRole::Viewer));
+        assert!(!EngineRole::Viewer.includes(EngineRole::Editor));
+        assert!(!EngineRole::Admin.includes(EngineRole::Owner));
+        assert_eq!("editor".parse::<EngineRole>(), Ok(EngineRole::Editor));
         assert!(!ExecutionStatus::Waiting.is_terminal());
     }
 }

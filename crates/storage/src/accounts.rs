@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::UserStore;
 use crate::error::Result;
+use crate::members::MemberStore;
 use crate::types::User;
 use crate::webhook_buffer::WebhookBufferStore;
 
@@ -90,7 +91,7 @@ pub enum RefreshOutcome {
 
 /// Refresh tokens, API keys and engines (plus the user queries the gateway needs).
 #[async_trait]
-pub trait AccountStore: UserStore + WebhookBufferStore {
+pub trait AccountStore: UserStore + WebhookBufferStore + MemberStore {
     async fn get_user(&self, id: UserId) -> Result<User>;
     /// Every user, in id (creation) order.
     async fn list_users(&self) -> Result<Vec<User>>;

@@ -38,6 +38,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     7 => "0007_drop_executions_by_created",
     8 => "0008_gas_ledger",
     9 => "0009_flowchain_relink",
+    10 => "0010_engine_members",
 );
 
 /// The Postgres migrations, in order.
@@ -51,6 +52,7 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     7 => "0007_drop_executions_by_created",
     8 => "0008_gas_ledger",
     9 => "0009_flowchain_relink",
+    10 => "0010_engine_members",
 );
 
 const SQLITE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -14,6 +14,8 @@ mod executions;
 mod gas;
 #[path = "conformance/harness.rs"]
 mod harness;
+#[path = "conformance/members.rs"]
+mod members;
 #[path = "conformance/migrations.rs"]
 mod migrations;
 #[path = "conformance/node_runs.rs"]
@@ -92,6 +94,8 @@ conformance! {
     accounts::refresh_concurrent_rotation_has_one_winner,
     accounts::api_keys_lifecycle,
     accounts::engines_are_owned,
+    members::members_have_roles_and_the_owner_is_implied,
+    members::addresses_bind_once_and_challenges_are_single_use,
     webhook_buffer::webhook_buffer_orders_and_forgets,
     gas::gas_charge_and_refuse,
     gas::gas_concurrent_executions_never_overspend,

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use crate::auth::{Caller, handlers, require_auth};
 use crate::input::MAX_BODY;
 use crate::link::{events, forward, webhooks};
-use crate::{Gateway, api_keys, engines, health, users};
+use crate::{Gateway, addresses, api_keys, engines, health, members, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -68,6 +68,11 @@ fn protected_routes() -> OpenApiRouter<Gateway> {
         .routes(routes!(engines::create, engines::list))
         .routes(routes!(engines::get, engines::delete))
         .routes(routes!(engines::rotate_token))
+        .routes(routes!(members::list, members::add))
+        .routes(routes!(members::change, members::remove))
+        .routes(routes!(addresses::challenge))
+        .routes(routes!(addresses::bind, addresses::list))
+        .routes(routes!(addresses::unbind))
         .routes(routes!(events::follow))
 }
 

@@ -1,11 +1,12 @@
 //! `/api/v1/engines`: registering the engines that dial in over EngineLink, and checking their
-//! tokens. An engine belongs to the user who registered it; to anyone else it does not exist
-//! (404, not 403, so ids do not leak).
+//! tokens. An engine belongs to the user who registered it (its owner) and is shared with its
+//! members (`members`); to anyone else it does not exist (404, not 403, so ids do not leak).
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use flowork_model::{EngineId, UserId};
+use flowork_access::{Action, Capability};
+use flowork_model::{EngineId, EngineRole};
 use flowork_storage::{AccountStore, Engine, NewEngine, StorageError};
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
@@ -44,6 +45,9 @@ pub(crate) struct EngineView {
     online: bool,
     /// When it was last connected (RFC 3339), if ever.
     last_seen: Option<String>,
+    /// The caller's role on it (`owner`, `admin`, `editor`, `viewer`); null when an admin
+    /// lists everyone's and it is not theirs.
+    role: Option<String>,
 }
 
 /// `{"items": [...]}`.
@@ -91,7 +95,7 @@ fn all_flag(query: Option<&str>) -> Result<bool> {
 }
 
 impl Gateway {
-    async fn view(&self, e: Engine) -> EngineView {
+    async fn view(&self, e: Engine, role: Option<EngineRole>) -> EngineView {
         let online = match &self.presence {
             Some(p) => p.is_online(e.id).await,
             None => self.linked_anywhere(e.id).await,
@@ -101,16 +105,25 @@ impl Gateway {
             name: e.name,
             online,
             last_seen: e.last_seen_at.map(|t| t.to_rfc3339()),
+            role: role.map(|r| r.as_str().to_owned()),
         }
     }
 
-    /// The engine `id` if `owner` owns it; NotFound otherwise (whether or not it exists).
-    pub(crate) async fn owned_engine(&self, owner: UserId, id: EngineId) -> Result<Engine> {
+    /// The engine `id` and the caller's role on it, if they may do `action` there (404 for
+    /// someone who is not a member, 403 for a role too weak).
+    pub(crate) async fn engine_for(
+        &self,
+        caller: &Caller,
+        id: EngineId,
+        action: Action,
+    ) -> Result<(Engine, EngineRole)> {
+        let role = self
+            .permit(caller, id, action, Capability::BasicExecution)
+            .await?;
         match self.accounts.get_engine(id).await {
-            Ok(e) if e.owner_id == owner => Ok(e),
-            Ok(_) | Err(StorageError::NotFound { .. }) => {
-                Err(GatewayError::not_found("engine", id))
-            }
+            Ok(e) => Ok((e, role)),
+            // Deleted since the (cached) answer.
+            Err(StorageError::NotFound { .. }) => Err(GatewayError::not_found("engine", id)),
             Err(e) => Err(e.into()),
         }
     }
@@ -172,7 +185,7 @@ pub(crate) async fn create(
     ))
 }
 
-/// The caller's engines (`?all=true`: everyone's, for admins).
+/// The engines the caller owns or is a member of (`?all=true`: everyone's, for admins).
 #[utoipa::path(get, path = "/api/v1/engines", tag = "engines", params(ListQuery),
     security(("bearer" = [])),
     responses((status = 200, body = EngineList), (status = 401), (status = 403, description = "all=true by a non-admin")))]
@@ -181,19 +194,33 @@ pub(crate) async fn list(
     caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<EngineList>> {
-    let owner = if all_flag(query.as_deref())? {
+    let all = all_flag(query.as_deref())?;
+    if all {
         caller.require_admin()?;
-        None
+    }
+    let mine = gw.accounts.engines_of(caller.user_id).await?;
+    let engines = if all {
+        let roles: std::collections::HashMap<_, _> =
+            mine.into_iter().map(|(e, r)| (e.id, r)).collect();
+        let every = gw.accounts.list_engines(None).await?;
+        every
+            .into_iter()
+            .map(|e| {
+                let role = roles.get(&e.id).copied();
+                (e, role)
+            })
+            .collect()
     } else {
-        Some(caller.user_id)
+        mine.into_iter()
+            .map(|(e, r)| (e, Some(r)))
+            .collect::<Vec<_>>()
     };
-    let engines = gw.accounts.list_engines(owner).await?;
     Ok(Json(EngineList {
-        items: futures::future::join_all(engines.into_iter().map(|e| gw.view(e))).await,
+        items: futures::future::join_all(engines.into_iter().map(|(e, r)| gw.view(e, r))).await,
     }))
 }
 
-/// One of the caller's engines.
+/// An engine the caller owns or is a member of.
 #[utoipa::path(get, path = "/api/v1/engines/{id}", tag = "engines", security(("bearer" = [])),
     params(("id" = String, Path, description = "Engine id (eng_...)")),
     responses((status = 200, body = EngineView), (status = 400, description = "Not an engine id"), (status = 401), (status = 404)))]
@@ -202,25 +229,28 @@ pub(crate) async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<EngineView>> {
-    let engine = gw
-        .owned_engine(caller.user_id, input::id(&id, "id")?)
+    let (engine, role) = gw
+        .engine_for(&caller, input::id(&id, "id")?, Action::Read)
         .await?;
-    Ok(Json(gw.view(engine).await))
+    Ok(Json(gw.view(engine, Some(role)).await))
 }
 
-/// Replace an engine's token; the old one stops working, and a link opened with it is closed.
+/// Replace an engine's token (its owner and admins); the old one stops working, and a link
+/// opened with it is closed.
 #[utoipa::path(post, path = "/api/v1/engines/{id}/rotate-token", tag = "engines",
     security(("bearer" = [])), params(("id" = String, Path, description = "Engine id")),
-    responses((status = 200, body = EngineToken), (status = 400), (status = 401), (status = 404)))]
+    responses((status = 200, body = EngineToken), (status = 400), (status = 401),
+        (status = 403, description = "A member below admin"), (status = 404)))]
 pub(crate) async fn rotate_token(
     State(gw): State<Gateway>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<EngineToken>> {
     let id: EngineId = input::id(&id, "id")?;
+    let (engine, _) = gw.engine_for(&caller, id, Action::ManageMembers).await?;
     let token = tokens::generate(ENGINE_PREFIX);
     gw.accounts
-        .set_engine_token(caller.user_id, id, &tokens::hash(&token))
+        .set_engine_token(engine.owner_id, id, &tokens::hash(&token))
         .await
         .map_err(|e| match e {
             StorageError::NotFound { .. } => GatewayError::not_found("engine", id),
@@ -235,24 +265,27 @@ pub(crate) async fn rotate_token(
     }))
 }
 
-/// Delete an engine registration.
+/// Delete an engine registration (its owner only).
 #[utoipa::path(delete, path = "/api/v1/engines/{id}", tag = "engines", security(("bearer" = [])),
     params(("id" = String, Path, description = "Engine id")),
-    responses((status = 204), (status = 400), (status = 401), (status = 404)))]
+    responses((status = 204), (status = 400), (status = 401),
+        (status = 403, description = "A member, not the owner"), (status = 404)))]
 pub(crate) async fn delete(
     State(gw): State<Gateway>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     let id: EngineId = input::id(&id, "id")?;
+    let (engine, _) = gw.engine_for(&caller, id, Action::Delete).await?;
     gw.accounts
-        .delete_engine(caller.user_id, id)
+        .delete_engine(engine.owner_id, id)
         .await
         .map_err(|e| match e {
             StorageError::NotFound { .. } => GatewayError::not_found("engine", id),
             e => e.into(),
         })?;
     gw.disconnect_everywhere(id).await;
+    gw.members_changed(id);
     tracing::info!(engine = %id, user = %caller.user_id, "deleted an engine");
     Ok(StatusCode::NO_CONTENT)
 }

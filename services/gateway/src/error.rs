@@ -17,6 +17,16 @@ pub enum GatewayError {
     /// Authenticated, but the role does not allow it.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// Authenticated and allowed to see the resource, but not to do this (the detail says why:
+    /// the role needed, or the capability the license does not grant).
+    #[error("{0}")]
+    Denied(String),
+    /// Well-formed, but it does not check out (a signature that recovers another address).
+    #[error("{message}")]
+    Unprocessable { field: String, message: String },
+    /// The license or the permission service failed.
+    #[error(transparent)]
+    Access(#[from] flowork_access::AccessError),
     /// Nothing there, or nothing the caller may see (the same answer, so ids do not leak).
     #[error("{entity} {id} not found")]
     NotFound { entity: &'static str, id: String },
@@ -81,7 +91,17 @@ impl GatewayError {
             Self::Unauthenticated(_) => {
                 Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail)
             }
-            Self::Forbidden(_) => Problem::new(StatusCode::FORBIDDEN, "forbidden", detail),
+            Self::Forbidden(_) | Self::Denied(_) => {
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", detail)
+            }
+            Self::Unprocessable { field, .. } => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", detail)
+                    .with_field(field.clone())
+            }
+            Self::Access(e) => {
+                tracing::error!(error = %e, "permission check failed");
+                Problem::unavailable("permissions cannot be checked right now; see the gateway log")
+            }
             Self::NotFound { .. } => Problem::not_found(detail),
             Self::Invalid { field, .. } => Problem::bad_request(detail).with_field(field.clone()),
             Self::TooLarge(_) => {

@@ -6,6 +6,7 @@
 //! `/webhook/{engine_id}/...` (buffered durably while the engine is away), live execution
 //! events as SSE.
 
+mod addresses;
 mod admin;
 pub mod api;
 mod api_doc;
@@ -18,6 +19,8 @@ mod health;
 mod input;
 mod keyfile;
 mod link;
+mod members;
+mod permissions;
 mod replicas;
 mod users;
 
@@ -62,6 +65,10 @@ pub struct Gateway {
     link: Arc<link::Link>,
     /// The other replicas (with `gateway.redis_url`).
     replicas: Option<Arc<replicas::Replicas>>,
+    /// Who may do what on which engine (cached a few seconds).
+    permissions: Arc<flowork_access::Cached>,
+    /// How long an address challenge may be answered.
+    challenge_ttl: Duration,
 }
 
 impl Gateway {
@@ -88,7 +95,10 @@ impl Gateway {
         };
         let link = Arc::new(link::Link::new(settings, accounts.clone()));
         let replicas = replicas::Replicas::connect(g, &secret).await?.map(Arc::new);
+        let permissions = permissions::cached(permissions::checker(cfg, &accounts)?);
         Ok(Self {
+            permissions,
+            challenge_ttl: addresses::CHALLENGE_TTL,
             store,
             presence: None,
             link,
@@ -122,6 +132,20 @@ impl Gateway {
     /// (and, with replicas, Redis).
     pub fn with_presence(mut self, presence: Arc<dyn EnginePresence>) -> Self {
         self.presence = Some(presence);
+        self
+    }
+
+    /// Answers permission questions with `checker` (behind the usual short cache) instead of
+    /// the one the config names: `flowork up` shares its license service's, tests swap in
+    /// the gRPC client.
+    pub fn with_permissions(mut self, checker: Arc<dyn flowork_access::PermissionChecker>) -> Self {
+        self.permissions = permissions::cached(checker);
+        self
+    }
+
+    /// Replaces how long an address challenge may be answered (tests shorten it).
+    pub fn with_challenge_ttl(mut self, ttl: Duration) -> Self {
+        self.challenge_ttl = ttl;
         self
     }
 

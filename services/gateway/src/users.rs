@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use flowork_access::PermissionChecker as _;
 use flowork_model::{Role, UserId};
 use flowork_storage::{NewUser, User};
 use serde::Serialize;
@@ -69,7 +70,7 @@ fn username(body: &JsonObject) -> Result<String> {
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUserRequest,
     security(("bearer" = [])),
     responses((status = 201, body = UserView), (status = 400, description = "A field is invalid; names it"),
-        (status = 401), (status = 403, description = "Not an admin"), (status = 409, description = "The username is taken")))]
+        (status = 401), (status = 403, description = "Not an admin, or the license's seats are taken"), (status = 409, description = "The username is taken")))]
 pub(crate) async fn create(
     State(gw): State<Gateway>,
     caller: Caller,
@@ -77,6 +78,14 @@ pub(crate) async fn create(
 ) -> Result<(StatusCode, Json<UserView>)> {
     caller.require_admin()?;
     let username = username(&body)?;
+    // Seats are counted here, at creation (two concurrent creations may both pass the count).
+    if let Some(seats) = gw.permissions.license().await?.seats
+        && gw.accounts.count_users().await? >= u64::from(seats)
+    {
+        return Err(GatewayError::Denied(format!(
+            "the license allows {seats} user accounts, and all are taken"
+        )));
+    }
     let password = body.string("password")?;
     if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&password.len()) {
         return Err(GatewayError::invalid(

@@ -3,10 +3,12 @@
 //! While it is dead, webhooks that wait get 503 + Retry-After and the others are buffered at the
 //! gateway; they survive a gateway restart, and each runs exactly once when the engine is back,
 //! even when the gateway delivers them again. The engine also outlives a store service restart.
+//! `license`: the gateway and the license service as two processes sharing one database.
 
 mod api;
 mod buffer;
 mod flow;
+mod license;
 mod procs;
 mod steps;
 

@@ -89,6 +89,19 @@ fn bad_values_name_the_setting() {
         Ok(())
     });
     assert!(err.contains("log.format"), "{err}");
+    let err = load_err(|j| {
+        j.set_env("FLOWORK_LICENSE__PUBLIC_KEY", "abc");
+        Ok(())
+    });
+    assert!(err.contains("license.public_key: expected"), "{err}");
+    let err = load_err(|j| {
+        j.set_env("FLOWORK_GATEWAY__LICENSE_URL", "grpc://u:pw@lic");
+        Ok(())
+    });
+    assert!(
+        err.contains("gateway.license_url") && !err.contains(":pw@"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -15,7 +15,7 @@ use crate::types::User;
 const KEY_COLS: &str = "id, user_id, name, prefix, created_at, last_used_at";
 const ENGINE_COLS: &str = "id, owner_id, name, created_at, last_seen_at";
 
-fn parsed<T: std::str::FromStr>(r: &Row, idx: usize) -> Result<T>
+pub(super) fn parsed<T: std::str::FromStr>(r: &Row, idx: usize) -> Result<T>
 where
     T::Err: Display,
 {
@@ -46,7 +46,7 @@ fn engine(r: &Row) -> Result<Engine> {
 }
 
 /// Maps an insert's error: a missing user is NotFound, a duplicate is `conflict`.
-fn insert_err(
+pub(super) fn insert_err(
     user: UserId,
     conflict: String,
 ) -> impl FnOnce(tokio_postgres::Error) -> StorageError {
@@ -136,7 +136,7 @@ async fn rotate(
 }
 
 /// NotFound for `id` when an update or delete touched no row.
-fn one(n: u64, entity: &'static str, id: impl ToString) -> Result<()> {
+pub(super) fn one(n: u64, entity: &'static str, id: impl ToString) -> Result<()> {
     if n == 0 {
         return Err(StorageError::not_found(entity, id));
     }

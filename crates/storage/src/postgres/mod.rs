@@ -7,6 +7,7 @@
 mod accounts;
 mod executions;
 mod gas;
+mod members;
 mod queue;
 mod records;
 mod rows;

@@ -14,7 +14,7 @@ use crate::types::User;
 const KEY_COLS: &str = "id, user_id, name, prefix, created_at, last_used_at";
 const ENGINE_COLS: &str = "id, owner_id, name, created_at, last_seen_at";
 
-fn parsed<T: std::str::FromStr>(r: &Row<'_>, idx: usize) -> rusqlite::Result<T>
+pub(super) fn parsed<T: std::str::FromStr>(r: &Row<'_>, idx: usize) -> rusqlite::Result<T>
 where
     T::Err: std::error::Error + Send + Sync + 'static,
 {
@@ -45,7 +45,10 @@ fn engine(r: &Row<'_>) -> rusqlite::Result<Engine> {
 }
 
 /// Maps an insert's error: a missing user is NotFound, a duplicate is `conflict`.
-fn insert_err(user: UserId, conflict: String) -> impl FnOnce(rusqlite::Error) -> StorageError {
+pub(super) fn insert_err(
+    user: UserId,
+    conflict: String,
+) -> impl FnOnce(rusqlite::Error) -> StorageError {
     move |e| {
         if is_fk_violation(&e) {
             return StorageError::not_found("user", user);

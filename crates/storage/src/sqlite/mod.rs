@@ -14,6 +14,7 @@
 mod accounts;
 mod executions;
 mod gas;
+mod members;
 mod queue;
 mod records;
 mod rows;

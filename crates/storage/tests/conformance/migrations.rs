@@ -24,6 +24,7 @@ pub async fn migrations_rerun_is_noop(fx: &Fixture) {
             (7, "0007_drop_executions_by_created"),
             (8, "0008_gas_ledger"),
             (9, "0009_flowchain_relink"),
+            (10, "0010_engine_members"),
         ]
     );
 

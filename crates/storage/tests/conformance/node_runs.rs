@@ -187,6 +187,7 @@ pub async fn node_runs_port_migration_upgrades(fx: &Fixture) {
          ALTER TABLE node_runs DROP COLUMN input_blob; ALTER TABLE node_runs DROP COLUMN output_blob;
          DROP TABLE blobs; DROP TABLE webhook_deliveries; DROP TABLE engine_webhook_routes;
          ALTER TABLE node_runs DROP COLUMN port; DROP INDEX executions_by_finished;
+         DROP TABLE engine_members; DROP TABLE user_addresses; DROP TABLE address_challenges;
          DROP TABLE refresh_tokens; DROP TABLE api_keys; DROP TABLE engines; DROP TABLE gas_ledger;
          DROP TABLE legacy_chains;
          DELETE FROM schema_migrations WHERE version >= 2",

@@ -10,8 +10,9 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use flowork_access::{Action, Capability};
 use flowork_link::{EngineEvents, ExecutionEvent};
-use flowork_model::{ExecutionId, Timestamp};
+use flowork_model::{EngineId, ExecutionId, Timestamp};
 use futures::Stream;
 use serde_json::{Value, json};
 
@@ -55,27 +56,27 @@ pub(crate) async fn follow_inner(
     exec: &str,
     hop: Hop,
 ) -> Result<Response> {
-    let engine = gw
-        .owned_engine(caller.user_id, input::id(id, "id")?)
+    let engine: EngineId = input::id(id, "id")?;
+    gw.permit(&caller, engine, Action::Read, Capability::BasicExecution)
         .await?;
     let execution: ExecutionId = input::id(exec, "execution_id")?;
     if hop == Hop::Edge
-        && !gw.link.is_online(engine.id)
-        && let Some(holder) = gw.holder_elsewhere(engine.id).await
+        && !gw.link.is_online(engine)
+        && let Some(holder) = gw.holder_elsewhere(engine).await
     {
-        let target = format!("/internal/v1/engines/{}/events/{execution}", engine.id);
+        let target = format!("/internal/v1/engines/{}/events/{execution}", engine);
         let who = Some((caller.user_id, caller.role));
         let req = http::Request::get("/").body(Body::empty()).map_err(|e| {
             crate::error::GatewayError::Internal(format!("relayed events request: {e}"))
         })?;
-        return gw.relay(engine.id, &holder, &target, req, who).await;
+        return gw.relay(engine, &holder, &target, req, who).await;
     }
     // Subscribe before asking where it stands, so nothing falls between the two.
-    let events = gw.link.hub.events(&link_id(engine.id));
+    let events = gw.link.hub.events(&link_id(engine));
     let mut req = http::Request::new(Body::empty());
     *req.uri_mut() = engine_uri(&format!("/api/v1/executions/{execution}"))?;
     headers::for_api(req.headers_mut(), &caller);
-    let res = gw.send_to_engine(engine.id, req).await?;
+    let res = gw.send_to_engine(engine, req).await?;
     if !res.status().is_success() {
         return Ok(res);
     }

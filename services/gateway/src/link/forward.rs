@@ -1,7 +1,9 @@
 //! `ANY /api/v1/engines/{id}/{*rest}`: the engine's own API, reached through the gateway. The
-//! caller must own the engine (404 otherwise, as for the gateway's engine routes); the request
-//! goes down the link as `/api/v1/{rest}?query` with its body streamed, without the caller's
-//! credentials but with who they are.
+//! caller must be the engine's owner or a member (404 otherwise, as for the gateway's engine
+//! routes) whose role allows the call: reads need viewer, saves and runs editor (403
+//! otherwise), and the license must grant the capability the call uses. The request goes down
+//! the link as `/api/v1/{rest}?query` with its body streamed, without the caller's credentials
+//! but with who they are and their role on the engine.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -28,7 +30,9 @@ const PREFIX: &str = "/api/v1/engines/";
             or `executions/{id}`; the query string is passed on")),
     responses((status = 200, description = "The engine's answer, passed through (any status)"),
         (status = 400, description = "Not an engine id"), (status = 401),
-        (status = 404, description = "No such engine, or not the caller's"),
+        (status = 403, description = "The caller's role on the engine does not allow it (a viewer saving or running), \
+            or the license does not grant the capability"),
+        (status = 404, description = "No such engine, or the caller is not a member"),
         (status = 503, description = "The engine is offline or busy; see Retry-After"),
         (status = 504, description = "The engine did not answer in time")))]
 #[allow(dead_code)] // documentation only; `forward` serves every method
@@ -51,10 +55,11 @@ pub(crate) async fn forward_inner(
 ) -> Result<Response> {
     let (mut parts, body) = req.into_parts();
     let (id, rest) = split(parts.uri.path())?;
-    let engine = gw.owned_engine(caller.user_id, id).await?;
+    let (action, capability) = flowork_access::classify(parts.method.as_str(), &rest);
+    let role = gw.permit(&caller, id, action, capability).await?;
     if hop == Hop::Edge
-        && !gw.link.is_online(engine.id)
-        && let Some(holder) = gw.holder_elsewhere(engine.id).await
+        && !gw.link.is_online(id)
+        && let Some(holder) = gw.holder_elsewhere(id).await
     {
         let target = match parts.uri.query() {
             Some(q) => format!("/internal/v1/engines/{id}/forward/{rest}?{q}"),
@@ -62,7 +67,7 @@ pub(crate) async fn forward_inner(
         };
         let who = Some((caller.user_id, caller.role));
         let req = Request::from_parts(parts, body);
-        return gw.relay(engine.id, &holder, &target, req, who).await;
+        return gw.relay(id, &holder, &target, req, who).await;
     }
     let target = match parts.uri.query() {
         Some(q) => format!("/api/v1/{rest}?{q}"),
@@ -72,11 +77,12 @@ pub(crate) async fn forward_inner(
         && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     parts.uri = engine_uri(&target)?;
     headers::for_api(&mut parts.headers, &caller);
+    headers::with_engine_role(&mut parts.headers, role);
     let req = Request::from_parts(parts, body);
-    let res = gw.send_to_engine(engine.id, req).await?;
+    let res = gw.send_to_engine(id, req).await?;
     if changes_webhooks && res.status().is_success() {
         // A workflow was saved, activated or deleted: its webhooks may have changed.
-        tokio::spawn(gw.clone().refresh_routes(engine.id));
+        tokio::spawn(gw.clone().refresh_routes(id));
     }
     Ok(res)
 }

@@ -20,6 +20,9 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 pub(crate) const USER_ID: &str = "x-flowork-user-id";
 pub(crate) const USER_ROLE: &str = "x-flowork-user-role";
 pub(crate) const DELIVERY_ID: &str = "x-flowork-delivery-id";
+/// The caller's role on the engine (`owner`, `admin`, `editor`, `viewer`), as the gateway
+/// checked it.
+pub(crate) const ENGINE_ROLE: &str = "x-flowork-engine-role";
 
 /// Drops hop-by-hop headers, those the `Connection` header names, and any identity header a
 /// client made up.
@@ -34,7 +37,7 @@ pub(crate) fn strip(headers: &mut HeaderMap) {
     for name in HOP_BY_HOP.iter().chain(&named) {
         headers.remove(name);
     }
-    for name in [USER_ID, USER_ROLE, DELIVERY_ID] {
+    for name in [USER_ID, USER_ROLE, DELIVERY_ID, ENGINE_ROLE] {
         headers.remove(name);
     }
 }
@@ -50,6 +53,11 @@ pub(crate) fn for_api(headers: &mut HeaderMap, caller: &Caller) {
         headers.insert(USER_ID, v);
     }
     headers.insert(USER_ROLE, HeaderValue::from_static(caller.role.as_str()));
+}
+
+/// Tells the engine the caller's role on it (after [`for_api`], which drops a forged one).
+pub(crate) fn with_engine_role(headers: &mut HeaderMap, role: flowork_model::EngineRole) {
+    headers.insert(ENGINE_ROLE, HeaderValue::from_static(role.as_str()));
 }
 
 #[cfg(test)]

@@ -27,7 +27,9 @@ fn protected() -> Vec<(Method, String)> {
             let path = path
                 .replace("{id}", id)
                 .replace("{execution_id}", &ex)
-                .replace("{rest}", "workflows");
+                .replace("{rest}", "workflows")
+                .replace("{user_id}", &flowork_model::UserId::new().to_string())
+                .replace("{address}", "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed");
             out.push((method, path));
         }
     }
@@ -36,7 +38,7 @@ fn protected() -> Vec<(Method, String)> {
 
 pub async fn every_protected_route_needs_auth(fx: &Fixture) {
     let routes = protected();
-    assert_eq!(routes.len(), 14, "{routes:?}");
+    assert_eq!(routes.len(), 22, "{routes:?}");
     for (method, path) in routes {
         for bearer in [None, Some("garbage"), Some("fk_nope"), Some("Basic abc")] {
             let a = fx.call(method.clone(), &path, bearer, None).await;

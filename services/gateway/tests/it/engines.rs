@@ -37,7 +37,8 @@ pub async fn engines_are_isolated_between_users(fx: &Fixture) {
     assert_eq!(list.status, StatusCode::OK);
     assert_eq!(
         list.body,
-        json!({"items": [{"id": id, "name": "laptop", "online": false, "last_seen": null}]})
+        json!({"items": [{"id": id, "name": "laptop", "online": false, "last_seen": null,
+            "role": "owner"}]})
     );
     let one = fx
         .call(

@@ -101,6 +101,7 @@ async fn workflows(
             "query": q,
             "user_id": h("x-flowork-user-id"),
             "role": h("x-flowork-user-role"),
+            "engine_role": h("x-flowork-engine-role"),
             "authorization": h("authorization"),
             "request_id": h("x-request-id"),
             "body": String::from_utf8_lossy(&body),

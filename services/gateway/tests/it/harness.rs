@@ -140,6 +140,20 @@ impl Fixture {
     }
 
     async fn reopened(&self, cfg: Config) -> Gateway {
+        self.configured(|c| *c = cfg).await.expect("gateway")
+    }
+
+    /// A gateway over the same database and key, with the config `edit` makes (a license file,
+    /// say); the error when that config does not start.
+    pub async fn configured(
+        &self,
+        edit: impl FnOnce(&mut Config),
+    ) -> Result<Gateway, flowork_gateway::GatewayError> {
+        let mut cfg = Config {
+            data_dir: self.dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        edit(&mut cfg);
         let (store, accounts): (Arc<dyn Store>, Arc<dyn AccountStore>) = match &self.pg {
             None => {
                 let path = self.dir.path().join("flowork.db");
@@ -155,9 +169,12 @@ impl Fixture {
                 (Arc::new(s.clone()), Arc::new(s))
             }
         };
-        Gateway::new(&cfg, store, accounts, Vec::new())
-            .await
-            .expect("gateway")
+        Gateway::new(&cfg, store, accounts, Vec::new()).await
+    }
+
+    /// The temp dir the fixture's files live in.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     pub async fn cleanup(self) {

@@ -1,6 +1,7 @@
 //! The gateway's API against real stores: every check runs on SQLite and on Postgres
 //! (`FLOWORK_TEST_PG`; SKIPPED loudly without it, a failure under `CI=true`).
 
+mod addresses;
 mod api_keys;
 mod auth;
 mod edge;
@@ -9,6 +10,7 @@ mod fake_engine;
 mod harness;
 mod limits;
 mod linked;
+mod members;
 mod processes;
 mod replicas;
 mod served;
@@ -16,12 +18,14 @@ mod users;
 
 /// Where `backend_tests!` finds the checks.
 mod checks {
+    pub use crate::addresses::*;
     pub use crate::api_keys::*;
     pub use crate::auth::*;
     pub use crate::edge::*;
     pub use crate::engines::*;
     pub use crate::limits::*;
     pub use crate::linked::*;
+    pub use crate::members::*;
     pub use crate::replicas::*;
     pub use crate::users::*;
 }
@@ -51,4 +55,9 @@ both_backends! {
     webhooks_are_buffered_offline_and_delivered_in_order_once,
     live_events_stream_as_sse,
     replicas_reach_the_engine_wherever_it_is_linked,
+    engine_members_are_managed_by_admins_only,
+    viewers_cannot_save_or_run_through_the_gateway,
+    permissions_follow_the_license,
+    the_gateway_can_ask_the_license_service_over_grpc,
+    addresses_bind_by_signing_a_challenge,
 }
