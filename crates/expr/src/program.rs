@@ -44,6 +44,21 @@ impl Context {
         let env = env.unwrap_or_else(|| Val::obj(Default::default()));
         Context { input, env }
     }
+
+    /// Like [`Context::new`] on the object of `fields`, without building that object as JSON
+    /// first (which copied every field once more, on every node of every execution).
+    pub fn from_fields<'a>(fields: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Context {
+        let mut obj = jaq_json::Map::default();
+        for (k, v) in fields {
+            obj.insert(Val::utf8_str(k.to_owned()), to_val(v));
+        }
+        let env = obj.get(&Val::utf8_str("env")).cloned();
+        let env = env.unwrap_or_else(|| Val::obj(Default::default()));
+        Context {
+            input: Val::obj(obj),
+            env,
+        }
+    }
 }
 
 /// A compiled jq program; cloning is cheap and it can be shared across threads.

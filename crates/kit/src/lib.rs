@@ -29,11 +29,5 @@ pub use problem::Problem;
 pub use service::ServiceName;
 pub use tokio_util::sync::CancellationToken;
 
-/// Every binary that links the kit (all of Flowork's) allocates with mimalloc: glibc's malloc,
-/// under the many threads of a busy engine (runtime workers, the SQLite writer, the blocking
-/// pool), spent about 15 % of its CPU in `_int_malloc`/`_int_free` alone.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Flowork's version, as every binary reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -27,43 +27,57 @@ fn load(conn: &Connection, id: &str) -> Result<Execution> {
 impl ExecutionStore for SqliteStore {
     async fn create_execution(&self, new: NewExecution) -> Result<Execution> {
         let input = rows::to_json(&new.input)?;
+        let t = now();
+        let status = if new.started {
+            ExecutionStatus::Running
+        } else {
+            ExecutionStatus::Queued
+        };
+        let (id, workflow_id) = (new.id.to_string(), new.workflow_id.to_string());
+        let (trigger, parent) = (new.trigger.clone(), new.parent_id.map(|p| p.to_string()));
+        let started = new.started.then_some(t);
+        // No RETURNING: the row is what was sent, so nothing is read back on the writer thread.
         self.write(move |c| {
-            let t = now();
-            let status = if new.started {
-                ExecutionStatus::Running
-            } else {
-                ExecutionStatus::Queued
-            };
-            c.prepare_cached(&format!(
+            c.prepare_cached(
                 r#"INSERT INTO executions (id, workflow_id, version, status, "trigger", input,
-                   parent_id, created_at, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                   RETURNING {EXECUTION_COLS}"#
-            ))
+                   parent_id, created_at, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"#,
+            )
             .and_then(|mut st| {
-                st.query_row(
-                    params![
-                        new.id.to_string(),
-                        new.workflow_id.to_string(),
-                        new.version,
-                        status.as_str(),
-                        new.trigger,
-                        input,
-                        new.parent_id.map(|p| p.to_string()),
-                        t,
-                        new.started.then_some(t),
-                    ],
-                    rows::execution,
-                )
+                st.execute(params![
+                    id,
+                    workflow_id,
+                    new.version,
+                    status.as_str(),
+                    trigger,
+                    input,
+                    parent,
+                    t,
+                    started,
+                ])
             })
             .map_err(|e| {
                 if is_fk_violation(&e) {
-                    StorageError::not_found("workflow", new.workflow_id)
+                    StorageError::not_found("workflow", &workflow_id)
                 } else {
                     db_err(e)
                 }
             })
         })
-        .await
+        .await?;
+        Ok(Execution {
+            id: new.id,
+            workflow_id: new.workflow_id,
+            version: new.version,
+            status,
+            trigger: new.trigger,
+            input: new.input,
+            output: None,
+            error: None,
+            parent_id: new.parent_id,
+            created_at: Timestamp(t),
+            started_at: started.map(Timestamp),
+            finished_at: None,
+        })
     }
 
     async fn get_execution(&self, id: ExecutionId) -> Result<Execution> {
@@ -103,7 +117,9 @@ impl ExecutionStore for SqliteStore {
     ) -> Result<Execution> {
         let output = rows::to_json_opt(update.output.as_ref())?;
         self.write(move |c| update_row(c, id, &update, output.as_deref()))
-            .await
+            .await?
+            .parse()
+            .map_err(db_err)
     }
 
     async fn put_node_run(&self, run: NodeRun) -> Result<()> {
@@ -139,7 +155,9 @@ impl ExecutionStore for SqliteStore {
             rows.iter().try_for_each(|r| r.put(c))?;
             update_row(c, id, &update, output.as_deref())
         })
-        .await
+        .await?
+        .parse()
+        .map_err(db_err)
     }
 
     async fn list_node_runs(&self, id: ExecutionId) -> Result<Vec<NodeRun>> {
@@ -212,7 +230,7 @@ fn update_row(
     id: ExecutionId,
     update: &ExecutionUpdate,
     output: Option<&str>,
-) -> Result<Execution> {
+) -> Result<rows::ExecutionText> {
     let id = id.to_string();
     let t = now();
     let updated = c
@@ -238,7 +256,7 @@ fn update_row(
                     UNFINISHED[1].as_str(),
                     UNFINISHED[2].as_str(),
                 ],
-                rows::execution,
+                rows::execution_text,
             )
             .optional()
         })

@@ -108,19 +108,44 @@ pub(super) fn version(r: &Row<'_>) -> rusqlite::Result<WorkflowVersion> {
 }
 
 pub(super) fn execution(r: &Row<'_>) -> rusqlite::Result<Execution> {
-    Ok(Execution {
-        id: parsed(r, 0)?,
-        workflow_id: parsed(r, 1)?,
-        version: r.get(2)?,
-        status: parsed(r, 3)?,
-        trigger: r.get(4)?,
-        input: json(r, 5)?,
-        output: json_opt(r, 6)?,
-        error: r.get(7)?,
-        parent_id: parsed_opt(r, 8)?,
-        created_at: ts(r, 9)?,
-        started_at: ts_opt(r, 10)?,
-        finished_at: ts_opt(r, 11)?,
+    execution_text(r)?.parse()
+}
+
+/// An execution row whose JSON columns are still text. The writer thread reads these and the
+/// caller parses them: parsing is no work for the one thread every write waits on.
+pub(super) struct ExecutionText {
+    row: Execution,
+    input: String,
+    output: Option<String>,
+}
+
+impl ExecutionText {
+    pub(super) fn parse(mut self) -> rusqlite::Result<Execution> {
+        let json = |idx, s: &str| serde_json::from_str(s).map_err(|e| corrupt(idx, Type::Text, e));
+        self.row.input = json(5, &self.input)?;
+        self.row.output = self.output.as_deref().map(|o| json(6, o)).transpose()?;
+        Ok(self.row)
+    }
+}
+
+pub(super) fn execution_text(r: &Row<'_>) -> rusqlite::Result<ExecutionText> {
+    Ok(ExecutionText {
+        row: Execution {
+            id: parsed(r, 0)?,
+            workflow_id: parsed(r, 1)?,
+            version: r.get(2)?,
+            status: parsed(r, 3)?,
+            trigger: r.get(4)?,
+            input: Value::Null,
+            output: None,
+            error: r.get(7)?,
+            parent_id: parsed_opt(r, 8)?,
+            created_at: ts(r, 9)?,
+            started_at: ts_opt(r, 10)?,
+            finished_at: ts_opt(r, 11)?,
+        },
+        input: r.get(5)?,
+        output: r.get(6)?,
     })
 }
 

@@ -45,8 +45,10 @@ pub(crate) struct Run {
     pub(super) parked: HashMap<usize, NodeRun>,
     /// The root node that receives the execution's input; other trigger roots are skipped.
     start: Vec<bool>,
-    last_output: Option<Value>,
-    response: Option<Value>,
+    /// The node that finished last, and the `core.respond` node that did (their outputs are the
+    /// execution's; kept as indices into `states`, not as copies of the outputs).
+    last_output: Option<usize>,
+    response: Option<usize>,
     /// Records of pure nodes not written yet (see `engine::unsaved`).
     pub(super) unsaved: Unsaved,
 }
@@ -135,7 +137,7 @@ impl Run {
             }
             Ok(None) => ExecutionUpdate {
                 status: ExecutionStatus::Succeeded,
-                output: self.response.take().or(self.last_output.take()),
+                output: self.output(),
                 error: None,
             },
             Err(Failure::Cancelled) => ExecutionUpdate {
@@ -262,13 +264,22 @@ impl Run {
 
     pub(super) fn finish(&mut self, i: usize, out: NodeOutput) {
         if self.wf.nodes[i].kind == "core.respond" {
-            self.response = Some(out.value.clone());
+            self.response = Some(i);
         }
-        self.last_output = Some(out.value.clone());
+        self.last_output = Some(i);
         self.states[i] = NodeState::Done {
             output: out.value,
             port: out.port,
         };
+    }
+
+    /// The execution's output: the `core.respond` node's, else the last finished node's.
+    fn output(&self) -> Option<Value> {
+        let i = self.response.or(self.last_output)?;
+        match &self.states[i] {
+            NodeState::Done { output, .. } => Some(output.clone()),
+            _ => None,
+        }
     }
 
     /// One pass in topological order settles every skip cascade, since parents come first.
@@ -305,14 +316,14 @@ impl Run {
                     self.states[i] = NodeState::Skipped;
                 }
                 Readiness::Run(live) if wf.nodes[i].kind == wait::KIND => {
-                    self.start_wait(i, &live).await?;
+                    self.start_wait(i, live).await?;
                 }
                 Readiness::Run(live) => {
                     if !self.is_pure(i) {
                         // What it was built on is durable before it can touch the world.
                         self.flush().await?;
                     }
-                    self.spawn(tasks, cancel, i, &live);
+                    self.spawn(tasks, cancel, i, live);
                 }
             }
         }
@@ -324,18 +335,30 @@ impl Run {
         tasks: &mut Tasks,
         cancel: &CancellationToken,
         i: usize,
-        live: &[(usize, Value)],
+        live: Vec<(usize, Value)>,
     ) {
         let wf = &self.wf;
-        let input = self.input(live);
-        let trigger = self.trigger_output();
-        let node = &wf.nodes[i];
-        let cx = NodeContext {
-            scope: scope::build(wf, node, &self.states, &input, &trigger, &self.exec),
-            parents: live
+        let handler = self.engine.inner.nodes.get(&wf.nodes[i].kind).cloned();
+        // Copied only for the nodes that read them (core.merge): outputs are deep values.
+        let parents = match &handler {
+            Some(h) if h.wants_parents() => live
                 .iter()
                 .map(|(p, v)| (wf.nodes[*p].id.clone(), v.clone()))
                 .collect(),
+            _ => Vec::new(),
+        };
+        let input = self.input(live);
+        let node = &wf.nodes[i];
+        let cx = NodeContext {
+            scope: scope::build(
+                wf,
+                node,
+                &self.states,
+                &input,
+                self.trigger_output(),
+                &self.exec,
+            ),
+            parents,
             input,
             cancel: cancel.clone(),
             vault: self.engine.inner.vault.clone(),
@@ -349,7 +372,6 @@ impl Run {
             failures: self.failures[i],
         };
         let (store, wf, exec) = (self.engine.store().clone(), wf.clone(), self.exec.id);
-        let handler = self.engine.inner.nodes.get(&node.kind).cloned();
         self.states[i] = NodeState::Running;
         self.emit(
             EventKind::NodeStarted,
@@ -372,7 +394,7 @@ impl Run {
     }
 
     /// A node's input from its live parents (the execution's input for a root).
-    pub(super) fn input(&self, live: &[(usize, Value)]) -> Value {
+    pub(super) fn input(&self, live: Vec<(usize, Value)>) -> Value {
         if live.is_empty() {
             self.exec.input.clone()
         } else {
@@ -381,16 +403,16 @@ impl Run {
     }
 
     /// The output of the trigger that started the execution (its input, when none ran yet).
-    fn trigger_output(&self) -> Value {
+    fn trigger_output(&self) -> &Value {
         self.wf
             .nodes
             .iter()
             .zip(&self.states)
             .find_map(|(n, s)| match s {
-                NodeState::Done { output, .. } if n.trigger => Some(output.clone()),
+                NodeState::Done { output, .. } if n.trigger => Some(output),
                 _ => None,
             })
-            .unwrap_or_else(|| self.exec.input.clone())
+            .unwrap_or(&self.exec.input)
     }
 }
 

@@ -27,19 +27,20 @@ pub(crate) fn build(
     } else {
         json!({})
     };
-    let scope = json!({
-        "input": input,
-        "nodes": nodes,
-        "trigger": trigger,
-        "execution": {
-            "id": exec.id.to_string(),
-            "workflow_id": exec.workflow_id.to_string(),
-            "version": exec.version,
-        },
-        // No process environment: workflows must not read the engine's secrets.
-        "env": {},
+    let execution = json!({
+        "id": exec.id.to_string(),
+        "workflow_id": exec.workflow_id.to_string(),
+        "version": exec.version,
     });
-    Context::new(&scope)
+    // No process environment: workflows must not read the engine's secrets.
+    let env = json!({});
+    Context::from_fields([
+        ("input", input),
+        ("nodes", &nodes),
+        ("trigger", trigger),
+        ("execution", &execution),
+        ("env", &env),
+    ])
 }
 
 fn mentions_nodes(p: &Param) -> bool {

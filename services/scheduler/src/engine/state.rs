@@ -63,13 +63,13 @@ pub(crate) fn readiness(wf: &CompiledWorkflow, states: &[NodeState], node: usize
 }
 
 /// A node's input: its one live parent's output, or an object keyed by parent id.
-pub(crate) fn input_of(wf: &CompiledWorkflow, live: &[(usize, Value)]) -> Value {
-    match live {
-        [(_, only)] => only.clone(),
-        many => Value::Object(
-            many.iter()
-                .map(|(i, v)| (wf.nodes[*i].id.clone(), v.clone()))
-                .collect::<Map<_, _>>(),
-        ),
+pub(crate) fn input_of(wf: &CompiledWorkflow, mut live: Vec<(usize, Value)>) -> Value {
+    if live.len() == 1 {
+        return live.pop().map(|(_, v)| v).unwrap_or(Value::Null);
     }
+    Value::Object(
+        live.into_iter()
+            .map(|(i, v)| (wf.nodes[i].id.clone(), v))
+            .collect::<Map<_, _>>(),
+    )
 }

@@ -82,7 +82,7 @@ impl Run {
     pub(super) async fn start_wait(
         &mut self,
         i: usize,
-        live: &[(usize, Value)],
+        live: Vec<(usize, Value)>,
     ) -> Result<(), Failure> {
         let node = &self.wf.nodes[i];
         let until = due(node, Timestamp::now()).map_err(|e| {

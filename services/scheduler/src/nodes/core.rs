@@ -118,6 +118,10 @@ impl NodeHandler for Merge {
         true
     }
 
+    fn wants_parents(&self) -> bool {
+        true
+    }
+
     async fn run(&self, node: &CompiledNode, cx: &NodeContext) -> Result<NodeOutput, NodeError> {
         let mode = eval(param(node, "mode")?, &cx.scope)?;
         let value = if mode == "array" {

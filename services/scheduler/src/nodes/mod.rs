@@ -20,7 +20,8 @@ use tokio_util::sync::CancellationToken;
 pub struct NodeContext {
     /// The node's input: its live parent's output, or an object keyed by parent id.
     pub input: Value,
-    /// Live parents' outputs in edge order (for `core.merge`).
+    /// Live parents' outputs in edge order, for handlers that ask for them
+    /// ([`NodeHandler::wants_parents`], as `core.merge` does); empty for the others.
     pub parents: Vec<(String, Value)>,
     /// `{input, nodes, trigger, execution, env}`, converted once for every expression.
     pub scope: Context,
@@ -110,6 +111,13 @@ pub trait NodeHandler: Send + Sync {
     /// microseconds, and one write instead of two is what makes chains of them cheap. The
     /// default is `false` (checkpoint first), right for anything with side effects.
     fn pure(&self) -> bool {
+        false
+    }
+
+    /// Whether the node reads [`NodeContext::parents`] (each live parent's output apart, as
+    /// `core.merge` does). Filled only for those: outputs are deep values, and copying them for
+    /// every node cost every execution. Default `false`.
+    fn wants_parents(&self) -> bool {
         false
     }
 }
